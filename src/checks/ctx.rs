@@ -1,0 +1,258 @@
+//! What every check needs to know about the run, derived once from the evidence.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::evidence::{RunEvidence, Thresholds};
+use crate::prefect::types::{FlowRun, StateType, WorkPool, WorkQueue, Worker};
+use crate::report::fmt::{ago, human};
+
+/// Where the run is in its life, as far as being stuck goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// SCHEDULED (Scheduled, Late, AwaitingRetry): waiting for a worker to pick it up.
+    Waiting,
+    /// SCHEDULED/AwaitingConcurrencySlot: refused a slot by the deployment's limit.
+    AwaitingSlot,
+    /// PENDING (Pending, Submitting, InfrastructurePending): claimed, not yet running.
+    Pending,
+    Running,
+    Cancelling,
+    Paused,
+    /// COMPLETED, FAILED, CANCELLED, CRASHED.
+    Finished,
+    Unknown,
+}
+
+impl Phase {
+    /// Phases in which the run has not started and can be stuck.
+    pub fn awaiting_start(self) -> bool {
+        matches!(self, Phase::Waiting | Phase::AwaitingSlot | Phase::Pending)
+    }
+
+    /// Phases in which only a worker's poll can move the run on (SCHEDULED of any name).
+    pub fn needs_poll(self) -> bool {
+        matches!(self, Phase::Waiting | Phase::AwaitingSlot)
+    }
+}
+
+/// Whether a worker is alive, judged from its heartbeat (the stored status lags by up to a minute).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Liveness {
+    Online { since_heartbeat: Duration },
+    Offline { since_heartbeat: Duration, allowed: Duration },
+    Never,
+}
+
+impl Liveness {
+    pub fn is_online(&self) -> bool {
+        matches!(self, Liveness::Online { .. })
+    }
+}
+
+/// Prefect's foreman marks a worker OFFLINE after 3 missed heartbeats (interval default 30 s).
+pub const HEARTBEAT_MULTIPLE: f64 = 3.0;
+pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 30.0;
+/// A queue not polled for this long while workers are alive is not being watched (the foreman's own
+/// NOT_READY timeout; workers poll every 10 s by default).
+pub const QUEUE_POLL_STALE: Duration = Duration::from_secs(60);
+/// Skew between our clock and the server's beyond which we judge ages on the server's clock.
+const CLOCK_CORRECTION_MIN: Duration = Duration::from_secs(5);
+
+pub struct Ctx<'a> {
+    pub ev: &'a RunEvidence,
+    pub thresholds: Thresholds,
+    /// "Now" on the server's clock (our collection time, corrected by the `Date` header when the two
+    /// clocks disagree noticeably), so ages of server timestamps are right even with a skewed clock.
+    pub now: Timestamp,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(ev: &'a RunEvidence, collected_at: Timestamp, thresholds: Thresholds) -> Self {
+        let now = match ev.server.clock {
+            Some(c) => {
+                let skew = c.server.duration_since(c.local);
+                if skew.unsigned_abs() >= CLOCK_CORRECTION_MIN { collected_at + skew } else { collected_at }
+            }
+            None => collected_at,
+        };
+        Ctx { ev, thresholds, now }
+    }
+
+    pub fn run(&self) -> &'a FlowRun {
+        &self.ev.flow_run
+    }
+
+    pub fn phase(&self) -> Phase {
+        let run = self.run();
+        match run.state_type() {
+            Some(StateType::Scheduled) if run.state_name() == "AwaitingConcurrencySlot" => Phase::AwaitingSlot,
+            Some(StateType::Scheduled) => Phase::Waiting,
+            Some(StateType::Pending) => Phase::Pending,
+            Some(StateType::Running) => Phase::Running,
+            Some(StateType::Cancelling) => Phase::Cancelling,
+            Some(StateType::Paused) => Phase::Paused,
+            Some(StateType::Completed | StateType::Failed | StateType::Cancelled | StateType::Crashed) => {
+                Phase::Finished
+            }
+            Some(StateType::Other(_)) | None => Phase::Unknown,
+        }
+    }
+
+    /// Time elapsed since `t` (zero if `t` is in the future).
+    pub fn since(&self, t: Timestamp) -> Duration {
+        Duration::try_from(self.now.duration_since(t)).unwrap_or(Duration::ZERO)
+    }
+
+    /// When the current state began.
+    pub fn state_since(&self) -> Option<Timestamp> {
+        self.run().state.as_ref().and_then(|s| s.timestamp)
+    }
+
+    /// How long the run has been in its current state.
+    pub fn in_state_for(&self) -> Option<Duration> {
+        self.state_since().map(|t| self.since(t))
+    }
+
+    /// When a waiting run was due.
+    pub fn scheduled_time(&self) -> Option<Timestamp> {
+        let run = self.run();
+        run.state
+            .as_ref()
+            .and_then(|s| s.state_details.scheduled_time)
+            .or(run.next_scheduled_start_time)
+            .or(run.expected_start_time)
+    }
+
+    /// How late a waiting run is (negative: due in the future).
+    pub fn lateness(&self) -> Option<SignedDuration> {
+        self.scheduled_time().map(|t| self.now.duration_since(t))
+    }
+
+    /// Whether the run has waited past its threshold: the condition for calling it stuck.
+    pub fn is_stuck(&self) -> bool {
+        match self.phase() {
+            Phase::Waiting | Phase::AwaitingSlot => {
+                self.lateness().is_some_and(|l| l > SignedDuration::try_from(self.thresholds.late).unwrap_or_default())
+            }
+            Phase::Pending => self.in_state_for().is_some_and(|d| d > self.thresholds.pending),
+            _ => false,
+        }
+    }
+
+    pub fn pool(&self) -> Option<&'a WorkPool> {
+        self.ev.work_pool.value()
+    }
+
+    pub fn pool_name(&self) -> Option<&'a str> {
+        self.run().work_pool_name.as_deref().or(self.pool().map(|p| p.name.as_str()))
+    }
+
+    pub fn queue_name(&self) -> Option<&'a str> {
+        self.run().work_queue_name.as_deref()
+    }
+
+    /// The run's own queue among the pool's queues (by id, else by name).
+    pub fn queue(&self) -> Option<&'a WorkQueue> {
+        let queues = self.ev.work_queues.value()?;
+        let run = self.run();
+        run.work_queue_id
+            .as_deref()
+            .and_then(|id| queues.iter().find(|q| q.id.as_deref() == Some(id)))
+            .or_else(|| queues.iter().find(|q| Some(q.name.as_str()) == run.work_queue_name.as_deref()))
+    }
+
+    pub fn workers(&self) -> Option<&'a [Worker]> {
+        self.ev.workers.value().map(Vec::as_slice)
+    }
+
+    /// Push and managed pools run without workers.
+    pub fn pool_needs_worker(&self) -> bool {
+        self.pool()
+            .and_then(|p| p.pool_type.as_deref())
+            .is_none_or(|t| !(t.ends_with(":push") || t == "prefect:managed"))
+    }
+
+    /// Prefect 2 agent pools: agents poll queues but leave no worker records.
+    pub fn is_agent_pool(&self) -> bool {
+        self.pool().and_then(|p| p.pool_type.as_deref()) == Some("prefect-agent")
+    }
+
+    pub fn liveness(&self, w: &Worker) -> Liveness {
+        let Some(hb) = w.last_heartbeat_time else { return Liveness::Never };
+        let interval = w.heartbeat_interval_seconds.filter(|s| *s > 0.0).unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
+        let allowed = Duration::from_secs_f64(interval * HEARTBEAT_MULTIPLE);
+        let since_heartbeat = self.since(hb);
+        if since_heartbeat > allowed {
+            Liveness::Offline { since_heartbeat, allowed }
+        } else {
+            Liveness::Online { since_heartbeat }
+        }
+    }
+
+    pub fn online_workers(&self) -> Vec<&'a Worker> {
+        self.workers().unwrap_or_default().iter().filter(|w| self.liveness(w).is_online()).collect()
+    }
+
+    /// "w1: last heartbeat 14m ago (interval 30s; counts as offline after 1m 30s), stored status OFFLINE".
+    pub fn describe_worker(&self, w: &Worker) -> String {
+        let stored = w.status.as_deref().map(|s| format!(", stored status {s}")).unwrap_or_default();
+        match self.liveness(w) {
+            Liveness::Online { since_heartbeat } => {
+                format!("worker '{}': online, last heartbeat {}{stored}", w.name, ago(since_heartbeat))
+            }
+            Liveness::Offline { since_heartbeat, allowed } => format!(
+                "worker '{}': offline, last heartbeat {} (offline after {} without one){stored}",
+                w.name,
+                ago(since_heartbeat),
+                human(allowed)
+            ),
+            Liveness::Never => format!("worker '{}': never sent a heartbeat{stored}", w.name),
+        }
+    }
+
+    /// `work-pool/<name>` for finding subjects.
+    pub fn pool_subject(&self) -> Option<String> {
+        self.pool_name().map(|p| format!("work-pool/{p}"))
+    }
+
+    pub fn queue_subject(&self) -> Option<String> {
+        Some(format!("work-queue/{}/{}", self.pool_name()?, self.queue_name()?))
+    }
+
+    pub fn run_subject(&self) -> String {
+        format!("flow-run/{}", self.run().id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::checks::testkit::*;
+    use crate::evidence::ClockReading;
+
+    /// With our clock 10 minutes fast, a worker that beat 5 s ago on the server's clock is still online.
+    #[test]
+    fn ages_are_judged_on_the_server_clock() {
+        let ev = Scenario::late(900)
+            .workers(vec![worker("w1", 5, 30.0, "ONLINE")])
+            .evidence(|ev| {
+                ev.server.clock = Some(ClockReading { server: now(), local: now() + SignedDuration::from_mins(10) });
+            })
+            .build();
+        let local_now = now() + SignedDuration::from_mins(10);
+        let ctx = Ctx::new(&ev, local_now, Thresholds::default());
+        assert_eq!(ctx.now, now());
+        assert!(ctx.liveness(&ev.workers.value().unwrap()[0]).is_online());
+        // A small skew (under 5 s) is left alone: the Date header has one-second resolution.
+        let ev = Scenario::late(900)
+            .evidence(|ev| {
+                ev.server.clock = Some(ClockReading { server: now(), local: now() + SignedDuration::from_secs(2) })
+            })
+            .build();
+        assert_eq!(Ctx::new(&ev, now(), Thresholds::default()).now, now());
+    }
+}

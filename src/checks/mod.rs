@@ -1,0 +1,271 @@
+//! The check catalogue: stable ids, their documentation, and pure functions over evidence.
+//!
+//! A check never does I/O and never reads the clock: "now" comes from the evidence. Each check
+//! returns zero or more findings; ranking and the verdict happen in `report`.
+
+mod ctx;
+mod deployment;
+mod pool;
+mod run;
+mod worker;
+
+use serde::Serialize;
+
+pub use ctx::{Ctx, Liveness, Phase};
+
+/// What a finding means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// By itself explains why the run cannot progress.
+    Cause,
+    /// Makes things worse or will bite next.
+    Risk,
+    Info,
+}
+
+/// Declaration order is sort order: most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+/// Where the evidence for a check comes from; infrastructure evidence is more specific than what
+/// is inferred from Prefect state, and ranks higher among equals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Infrastructure,
+    Logs,
+    Prefect,
+}
+
+/// The checklist items of SPEC 6, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Item {
+    #[serde(rename = "api")]
+    Api,
+    #[serde(rename = "worker-alive")]
+    WorkerAlive,
+    #[serde(rename = "queue-polled")]
+    QueuePolled,
+    #[serde(rename = "concurrency")]
+    Concurrency,
+    #[serde(rename = "infrastructure")]
+    Infrastructure,
+    #[serde(rename = "image-pull")]
+    ImagePull,
+    #[serde(rename = "permissions")]
+    Permissions,
+    #[serde(rename = "capacity")]
+    Capacity,
+    #[serde(rename = "logs")]
+    Logs,
+    #[serde(rename = "poll-frequency")]
+    PollFrequency,
+    #[serde(rename = "duplicate-pollers")]
+    DuplicatePollers,
+}
+
+impl Item {
+    pub const ALL: [Item; 11] = [
+        Item::Api,
+        Item::WorkerAlive,
+        Item::QueuePolled,
+        Item::Concurrency,
+        Item::Infrastructure,
+        Item::ImagePull,
+        Item::Permissions,
+        Item::Capacity,
+        Item::Logs,
+        Item::PollFrequency,
+        Item::DuplicatePollers,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Item::Api => "api",
+            Item::WorkerAlive => "worker-alive",
+            Item::QueuePolled => "queue-polled",
+            Item::Concurrency => "concurrency",
+            Item::Infrastructure => "infrastructure",
+            Item::ImagePull => "image-pull",
+            Item::Permissions => "permissions",
+            Item::Capacity => "capacity",
+            Item::Logs => "logs",
+            Item::PollFrequency => "poll-frequency",
+            Item::DuplicatePollers => "duplicate-pollers",
+        }
+    }
+
+    pub fn question(self) -> &'static str {
+        match self {
+            Item::Api => "Prefect API reachable, credentials accepted",
+            Item::WorkerAlive => "a worker is alive for the run's pool",
+            Item::QueuePolled => "the run's queue is polled and nothing is paused",
+            Item::Concurrency => "a concurrency slot is free for the run",
+            Item::Infrastructure => "infrastructure was created and started",
+            Item::ImagePull => "the image can be pulled",
+            Item::Permissions => "permissions are adequate",
+            Item::Capacity => "the cluster has capacity",
+            Item::Logs => "worker and infrastructure logs are free of errors",
+            Item::PollFrequency => "workers poll at a sane rate",
+            Item::DuplicatePollers => "no harmful duplicate pollers on the queue",
+        }
+    }
+}
+
+/// The static description of a check: what `checks` lists and `explain` prints.
+#[derive(Debug)]
+pub struct CheckInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The usual kind; a finding may differ (e.g. a risk that becomes a cause with evidence).
+    pub kind: Kind,
+    pub item: Item,
+    pub backend: Backend,
+    /// A symptom (Late, orphaned, waiting for a slot) ranks below anything that explains it.
+    pub symptom: bool,
+    /// What it is, why it matters (the long form for `explain`).
+    pub explanation: &'static str,
+    /// Generic fix steps; findings carry concrete, copy-pasteable ones.
+    pub remediation: &'static [&'static str],
+}
+
+/// One registered check.
+pub struct Check {
+    pub info: CheckInfo,
+    pub run: fn(&Ctx<'_>) -> Vec<Finding>,
+}
+
+/// One thing a check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub kind: Kind,
+    pub severity: Severity,
+    pub title: String,
+    pub detail: String,
+    pub evidence: Vec<String>,
+    pub remediation: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl Finding {
+    /// A finding with the check's default kind.
+    pub fn new(info: &CheckInfo, severity: Severity, title: impl Into<String>) -> Finding {
+        Finding {
+            id: info.id,
+            kind: info.kind,
+            severity,
+            title: title.into(),
+            detail: String::new(),
+            evidence: Vec::new(),
+            remediation: Vec::new(),
+            subject: None,
+        }
+    }
+
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = d.into();
+        self
+    }
+
+    pub fn evidence(mut self, e: impl Into<String>) -> Self {
+        self.evidence.push(e.into());
+        self
+    }
+
+    pub fn evidence_all(mut self, e: impl IntoIterator<Item = String>) -> Self {
+        self.evidence.extend(e);
+        self
+    }
+
+    pub fn fix(mut self, step: impl Into<String>) -> Self {
+        self.remediation.push(step.into());
+        self
+    }
+
+    pub fn subject(mut self, s: impl Into<String>) -> Self {
+        self.subject = Some(s.into());
+        self
+    }
+
+    pub fn kind(mut self, k: Kind) -> Self {
+        self.kind = k;
+        self
+    }
+
+    pub fn info(&self) -> Option<&'static CheckInfo> {
+        find(self.id).map(|c| &c.info)
+    }
+}
+
+/// Every check, in a stable order (the last ranking tie-breaker).
+pub static REGISTRY: &[Check] = &[
+    worker::NONE,
+    worker::OFFLINE,
+    pool::POOL_PAUSED,
+    pool::QUEUE_PAUSED,
+    pool::QUEUE_NOT_POLLED,
+    deployment::MISSING,
+    deployment::PAUSED,
+    run::CRASHED,
+    run::ORPHANED,
+    run::LATE,
+];
+
+pub fn find(id: &str) -> Option<&'static Check> {
+    REGISTRY.iter().find(|c| c.info.id == id)
+}
+
+/// Position in the registry: the stable tie-breaker for ranking.
+pub fn order(id: &str) -> usize {
+    REGISTRY.iter().position(|c| c.info.id == id).unwrap_or(usize::MAX)
+}
+
+/// Runs every check over the evidence.
+pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
+    REGISTRY.iter().flat_map(|c| (c.run)(ctx)).collect()
+}
+
+/// Shell-quotes a value for a copy-pasteable command (single quotes unless it is plainly safe).
+pub fn sh(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Check ids are unique and use the SPEC 7 vocabulary.
+    #[test]
+    fn ids_are_unique_and_from_the_spec() {
+        let mut seen = std::collections::HashSet::new();
+        for c in REGISTRY {
+            assert!(seen.insert(c.info.id), "duplicate check id {}", c.info.id);
+            assert!(crate::checks::testkit::SPEC_IDS.contains(&c.info.id), "{} is not in SPEC 7", c.info.id);
+            assert!(!c.info.title.is_empty() && !c.info.explanation.is_empty(), "{} lacks docs", c.info.id);
+            assert!(!c.info.remediation.is_empty(), "{} lacks remediation", c.info.id);
+        }
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(sh("k8s-pool"), "k8s-pool");
+        assert_eq!(sh("my pool"), "'my pool'");
+        assert_eq!(sh("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,209 @@
+//! Command-line definitions (clap only: no logic here).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ROOT_EXAMPLES: &str = "\
+Examples:
+  # Why is this run stuck? (UUID or flow-run name)
+  unstuck doctor 4171c0f6-b2f9-4c0d-9341-3e0cd528bfb9
+  unstuck doctor grinning-chimera -o json
+
+  # Replay a saved evidence bundle: no server needed
+  unstuck doctor --evidence fixtures/bundles/p3-no-worker.json
+
+  # What does a check mean?
+  unstuck checks
+  unstuck explain worker.offline
+
+Exit codes: 0 ok, 1 warning, 2 critical (a blocking cause found),
+3 could not diagnose (API unreachable, credentials rejected, run not found), 64 usage error.";
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  unstuck doctor 4171c0f6-b2f9-4c0d-9341-3e0cd528bfb9
+  unstuck doctor grinning-chimera --pending-threshold 2m
+  unstuck doctor grinning-chimera -o json --save-evidence run.json
+  unstuck doctor --evidence run.json            # replay offline
+  PREFECT_API_URL=http://127.0.0.1:4200/api unstuck doctor grinning-chimera";
+
+/// Why is this Prefect flow run not running, and what do I do about it?
+#[derive(Debug, Parser)]
+#[command(name = "unstuck", version, about, after_help = ROOT_EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// When to colour the output (honours NO_COLOR).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Print only the verdict line (table output); no progress, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each request to stderr (-vv adds response sizes and retries).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose one flow run: why is it not running?
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
+
+    /// List every check id with a one-line summary.
+    #[command(after_help = "Examples:\n  unstuck checks\n  unstuck checks -o json")]
+    Checks(ChecksArgs),
+
+    /// The long form of one check: what it means, why it matters, how to fix it.
+    #[command(after_help = "Examples:\n  unstuck explain worker.offline\n  unstuck explain run.crashed")]
+    Explain(ExplainArgs),
+
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  unstuck completions bash > ~/.local/share/bash-completion/completions/unstuck\n  unstuck completions zsh > \"${fpath[1]}/_unstuck\"\n  unstuck completions fish > ~/.config/fish/completions/unstuck.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The flow run: its UUID or its name (e.g. grinning-chimera).
+    #[arg(required_unless_present = "evidence")]
+    pub run: Option<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DoctorFormat::Table)]
+    pub output: DoctorFormat,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+/// How long before a run counts as stuck.
+#[derive(Debug, Clone, Args)]
+pub struct ThresholdArgs {
+    /// How long a run may sit in Pending before it counts as stuck [default: 5m].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub pending_threshold: Option<Duration>,
+
+    /// How long past its scheduled time a run may wait before it counts as late [default: 5m].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub late_threshold: Option<Duration>,
+}
+
+/// Where the Prefect API is and how long to wait for it.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The Prefect API URL (overrides PREFECT_API_URL and the profile).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Deadline for the whole command.
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// Saving and replaying evidence bundles.
+#[derive(Debug, Clone, Args)]
+pub struct EvidenceArgs {
+    /// Write everything that was collected (secrets redacted) to FILE as JSON.
+    #[arg(long, value_name = "FILE", conflicts_with = "evidence")]
+    pub save_evidence: Option<PathBuf>,
+
+    /// Replay a saved evidence bundle instead of calling any server.
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A check id, as listed by `unstuck checks` (e.g. worker.offline).
+    pub check_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Parses `90s`, `5m`, `1h30m`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 90s, 5m, 1h30m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The clap definition is internally consistent (catches conflicting names and bad defaults).
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    /// Durations accept the forms the spec names.
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! The command handlers: wire configuration, collection, evidence bundles and rendering together.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use clap::CommandFactory;
+use jiff::Timestamp;
+
+use crate::checks::{self, Item};
+use crate::cli::{
+    ApiArgs, ChecksArgs, Cli, ColorChoice, CompletionsArgs, DoctorArgs, DoctorFormat, ExplainArgs, GlobalArgs,
+    ListFormat,
+};
+use crate::config::{self, ApiConfig, ApiFlags};
+use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
+use crate::prefect::client::Client;
+use crate::prefect::collect::{self, CollectError};
+use crate::redact::Redactor;
+use crate::report::{self, Status, style::Styles};
+use crate::{Failure, emit};
+
+/// Colour only when asked, or on a terminal without NO_COLOR.
+fn styles(g: &GlobalArgs) -> Styles {
+    let on = match g.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    };
+    if on { Styles::colored() } else { Styles::plain() }
+}
+
+fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Resolves the API configuration, printing its warnings unless quiet.
+fn api_config(api: &ApiArgs, g: &GlobalArgs) -> Result<ApiConfig, Failure> {
+    let flags = ApiFlags { api_url: api.api_url.clone(), profile: api.profile.clone() };
+    let cfg = config::resolve(&flags, &env_var)
+        .map_err(|e| if e.is_usage() { Failure::usage(e.to_string()) } else { Failure::unknown(e.to_string()) })?;
+    if !g.quiet {
+        for w in &cfg.warnings {
+            eprintln!("unstuck: warning: {w}");
+        }
+    }
+    Ok(cfg)
+}
+
+/// Every secret we know of: the configured credentials and the raw variables.
+fn redactor_for(cfg: &ApiConfig) -> Redactor {
+    let mut secrets = cfg.auth.secrets();
+    for key in ["PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"] {
+        if let Some(v) = env_var(key) {
+            secrets.push(v);
+        }
+    }
+    Redactor::new(secrets)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::unknown(format!("cannot start the async runtime: {e}")))
+}
+
+pub fn load_bundle(path: &Path) -> Result<Bundle, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read the evidence bundle {}: {e}", path.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Failure::usage(format!("{} is not JSON: {e}", path.display())))?;
+    match value.get("format").and_then(|f| f.as_u64()) {
+        Some(f) if f == u64::from(BUNDLE_FORMAT) => {}
+        Some(f) => {
+            return Err(Failure::usage(format!(
+                "{} is an evidence bundle of format {f}; this unstuck reads format {BUNDLE_FORMAT}",
+                path.display()
+            )));
+        }
+        None => return Err(Failure::usage(format!("{} is not an unstuck evidence bundle", path.display()))),
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Failure::usage(format!("{} is not a valid unstuck evidence bundle: {e}", path.display())))
+}
+
+/// Writes a bundle with every string passed through the redactor once more.
+pub fn save_bundle(bundle: &Bundle, path: &Path, redactor: &Redactor) -> Result<(), Failure> {
+    let mut value =
+        serde_json::to_value(bundle).map_err(|e| Failure::unknown(format!("cannot serialise the evidence: {e}")))?;
+    redactor.redact_json_strings(&mut value);
+    let mut text = serde_json::to_string_pretty(&value)
+        .map_err(|e| Failure::unknown(format!("cannot serialise the evidence: {e}")))?;
+    text.push('\n');
+    std::fs::write(path, text)
+        .map_err(|e| Failure::unknown(format!("cannot write the evidence bundle to {}: {e}", path.display())))
+}
+
+fn thresholds(args: &crate::cli::ThresholdArgs, base: Thresholds) -> Thresholds {
+    Thresholds {
+        pending: args.pending_threshold.unwrap_or(base.pending),
+        late: args.late_threshold.unwrap_or(base.late),
+    }
+}
+
+pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let (bundle, redactor) = match &args.evidence.evidence {
+        Some(path) => (load_bundle(path)?, Redactor::default()),
+        None => collect_doctor(&args, g)?,
+    };
+    let Body::Doctor(ev) = &bundle.body;
+    if args.evidence.evidence.is_some() {
+        if let Some(want) = &args.run {
+            let run = &ev.flow_run;
+            if want != &run.id && want != &run.name {
+                return Err(Failure::usage(format!(
+                    "the bundle is about flow run {} ({}), not '{want}'",
+                    run.name, run.id
+                )));
+            }
+        }
+    }
+    if let Some(path) = &args.evidence.save_evidence {
+        save_bundle(&bundle, path, &redactor)?;
+    }
+    let th = thresholds(&args.thresholds, bundle.thresholds);
+    let report = report::doctor::build(ev, bundle.collected_at, th, &bundle.sources);
+    let text = match args.output {
+        DoctorFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&report)
+                .map_err(|e| Failure::unknown(format!("cannot serialise the report: {e}")))?;
+            s.push('\n');
+            s
+        }
+        DoctorFormat::Table => report::doctor_table(&report, &styles(g), g.quiet),
+        DoctorFormat::Markdown => report::doctor_markdown(&report),
+    };
+    emit(out, &redactor.redact(&text))?;
+    if report.verdict.status == Status::Unknown {
+        eprintln!("unstuck: could not diagnose: {}", redactor.redact(&report.verdict.summary));
+    }
+    Ok(report.verdict.status.exit_code())
+}
+
+fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
+    // Bad arguments are reported before anything else is looked at.
+    let run_arg = args.run.as_deref().ok_or_else(|| Failure::usage("a flow run (UUID or name) is required"))?;
+    let run_ref = collect::parse_run_ref(run_arg).map_err(Failure::usage)?;
+    let cfg = api_config(&args.api, g)?;
+    let redactor = redactor_for(&cfg);
+    let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+    let rt = runtime()?;
+    let started = Instant::now();
+    let ev =
+        rt.block_on(collect::collect_run(&client, &run_ref, cfg.cloud.is_some(), &redactor)).map_err(|e| match e {
+            CollectError::Ambiguous { .. } => Failure::usage(redactor.redact(&e.to_string())),
+            e => Failure::unknown(redactor.redact(&e.to_string())),
+        })?;
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let failed: Vec<String> = [
+        ("states", ev.states.why_failed()),
+        ("flow", ev.flow.why_failed()),
+        ("deployment", ev.deployment.why_failed()),
+        ("work pool", ev.work_pool.why_failed()),
+        ("queues", ev.work_queues.why_failed()),
+        ("workers", ev.workers.why_failed()),
+    ]
+    .into_iter()
+    .filter_map(|(what, err)| err.map(|e| format!("{what}: {e}")))
+    .collect();
+    let mut detail = format!("{}; {} requests", ev.server.describe(), client.request_count());
+    if !failed.is_empty() {
+        detail.push_str(&format!("; failed: {}", failed.join("; ")));
+    }
+    let source = SourceRecord { name: "prefect".into(), status: SourceStatus::Collected, detail, millis };
+    let bundle = Bundle {
+        format: BUNDLE_FORMAT,
+        tool: ToolInfo::current(),
+        collected_at: Timestamp::now(),
+        thresholds: thresholds(&args.thresholds, Thresholds::default()),
+        sources: vec![source],
+        body: Body::Doctor(Box::new(ev)),
+    };
+    Ok((bundle, redactor))
+}
+
+pub fn checks(args: ChecksArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let text = match args.output {
+        ListFormat::Json => {
+            let list: Vec<serde_json::Value> = checks::REGISTRY
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.info.id,
+                        "title": c.info.title,
+                        "kind": c.info.kind,
+                        "checklist": c.info.item,
+                        "source": c.info.backend,
+                    })
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&list).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ListFormat::Table => {
+            let mut s = String::new();
+            let width = checks::REGISTRY.iter().map(|c| c.info.id.len()).max().unwrap_or(0);
+            for item in Item::ALL {
+                let of_item: Vec<_> = checks::REGISTRY.iter().filter(|c| c.info.item == item).collect();
+                if of_item.is_empty() {
+                    continue;
+                }
+                s.push_str(&format!("{} ({})\n", item.id(), item.question()));
+                for c in of_item {
+                    let kind = format!("{:?}", c.info.kind).to_lowercase();
+                    s.push_str(&format!("  {:<width$}  {:<5}  {}\n", c.info.id, kind, c.info.title));
+                }
+            }
+            s.push_str("\nunstuck explain <ID> prints the long form of a check.\n");
+            s
+        }
+    };
+    emit(out, &text)?;
+    Ok(crate::exit::OK)
+}
+
+pub fn explain(args: ExplainArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let Some(check) = checks::find(args.check_id.trim()) else {
+        let wanted = args.check_id.to_lowercase();
+        let near: Vec<&str> = checks::REGISTRY
+            .iter()
+            .map(|c| c.info.id)
+            .filter(|id| id.contains(&wanted) || wanted.contains(id.split('.').next().unwrap_or(id)))
+            .collect();
+        let hint = if near.is_empty() {
+            "run `unstuck checks` for the list".to_string()
+        } else {
+            format!("did you mean {}?", near.join(", "))
+        };
+        return Err(Failure::usage(format!("unknown check id '{}': {hint}", args.check_id)));
+    };
+    let i = &check.info;
+    let mut s = format!(
+        "{}: {}\n\nkind: {}{}   checklist: {}   evidence: {}\n\n{}\n\nHow to fix:\n",
+        i.id,
+        i.title,
+        format!("{:?}", i.kind).to_lowercase(),
+        if i.symptom { " (a symptom: ranks below what explains it)" } else { "" },
+        i.item.id(),
+        format!("{:?}", i.backend).to_lowercase(),
+        i.explanation
+    );
+    for (n, step) in i.remediation.iter().enumerate() {
+        s.push_str(&format!("  {}. {step}\n", n + 1));
+    }
+    emit(out, &s)?;
+    Ok(crate::exit::OK)
+}
+
+pub fn completions(args: CompletionsArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "unstuck", &mut buf);
+    emit(out, &String::from_utf8_lossy(&buf))?;
+    Ok(crate::exit::OK)
+}

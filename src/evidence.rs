@@ -1,0 +1,240 @@
+//! The serializable snapshot every check reads. Collectors fill it; checks and renderers only read it.
+//! "Now" and the server's clock are part of it, which is what makes a saved bundle replayable.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::prefect::types::{Deployment, Flow, FlowRun, State, WorkPool, WorkQueue, Worker};
+
+/// Bundle format version; bumped only on incompatible changes to what is stored.
+pub const BUNDLE_FORMAT: u32 = 1;
+
+/// One piece of evidence from one endpoint: what came back, or why nothing did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Part<T> {
+    Ok {
+        value: T,
+    },
+    /// The object does not exist (HTTP 404): itself a finding (a deleted deployment).
+    NotFound,
+    /// The request failed; the error, already redacted.
+    Failed {
+        error: String,
+    },
+    /// Not asked, and why (not applicable to this run, or not supported by this server).
+    Skipped {
+        reason: String,
+    },
+}
+
+impl<T> Part<T> {
+    pub fn ok(value: T) -> Self {
+        Part::Ok { value }
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Part::Skipped { reason: reason.into() }
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Part::Ok { value } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The error of a failed part (not of a skipped or missing one).
+    pub fn why_failed(&self) -> Option<&str> {
+        match self {
+            Part::Failed { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Why there is no value, for "unknown" checklist entries.
+    pub fn why_missing(&self, what: &str) -> Option<String> {
+        match self {
+            Part::Ok { .. } => None,
+            Part::NotFound => Some(format!("{what} not found")),
+            Part::Failed { error } => Some(format!("reading {what} failed: {error}")),
+            Part::Skipped { reason } => Some(reason.clone()),
+        }
+    }
+}
+
+/// Which Prefect generation the server is, which decides what to ask and how to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavor {
+    /// Prefect 2.x: no labels, no Submitting/InfrastructurePending, no deployment concurrency.
+    V2,
+    /// Prefect 3.x (and newer, read as 3).
+    V3,
+    /// Prefect Cloud (recognised by its URL).
+    Cloud,
+    /// The version could not be read; read everything defensively.
+    Unknown,
+}
+
+impl Flavor {
+    pub fn from_version(version: &str) -> Flavor {
+        match version.trim().split('.').next().and_then(|m| m.parse::<u32>().ok()) {
+            Some(2) => Flavor::V2,
+            Some(m) if m >= 3 => Flavor::V3,
+            _ => Flavor::Unknown,
+        }
+    }
+
+    /// Prefect 3 features (labels, leases, concurrency_status) may be present.
+    pub fn is_v3_like(self) -> bool {
+        !matches!(self, Flavor::V2)
+    }
+}
+
+/// The server and how it answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// API root, credentials never included.
+    pub api_url: String,
+    /// Prefect version from `/admin/version` (absent on Cloud or when it failed).
+    pub version: Option<String>,
+    pub flavor: Flavor,
+    /// The server's clock (`Date` header) and the local clock when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockReading>,
+}
+
+impl ServerInfo {
+    pub fn describe(&self) -> String {
+        match (&self.version, self.flavor) {
+            (_, Flavor::Cloud) => format!("Prefect Cloud at {}", self.api_url),
+            (Some(v), _) => format!("Prefect {v} at {}", self.api_url),
+            (None, _) => format!("Prefect (version unknown) at {}", self.api_url),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ClockReading {
+    pub server: Timestamp,
+    pub local: Timestamp,
+}
+
+/// How one backend fared.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub name: String,
+    pub status: SourceStatus,
+    pub detail: String,
+    pub millis: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    Collected,
+    Skipped,
+    Failed,
+}
+
+/// The thresholds a diagnosis was made with; stored so a replay judges the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thresholds {
+    #[serde(with = "secs")]
+    pub pending: Duration,
+    #[serde(with = "secs")]
+    pub late: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { pending: Duration::from_secs(300), late: Duration::from_secs(300) }
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything `doctor` collected about one flow run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunEvidence {
+    pub server: ServerInfo,
+    pub flow_run: FlowRun,
+    pub flow: Part<Flow>,
+    /// State history, oldest first.
+    pub states: Part<Vec<State>>,
+    pub deployment: Part<Deployment>,
+    pub work_pool: Part<WorkPool>,
+    /// Every queue of the run's pool.
+    pub work_queues: Part<Vec<WorkQueue>>,
+    /// Every worker record of the run's pool, newest heartbeat first.
+    pub workers: Part<Vec<Worker>>,
+}
+
+/// What a bundle holds, by command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Body {
+    Doctor(Box<RunEvidence>),
+}
+
+/// A saved snapshot: `--save-evidence` writes it, `--evidence` replays it with no network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bundle {
+    pub format: u32,
+    pub tool: ToolInfo,
+    /// "Now" for every check: when collection finished.
+    pub collected_at: Timestamp,
+    pub thresholds: Thresholds,
+    pub sources: Vec<SourceRecord>,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    pub fn current() -> Self {
+        ToolInfo { name: "unstuck".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flavor_from_version() {
+        assert_eq!(Flavor::from_version("3.8.8"), Flavor::V3);
+        assert_eq!(Flavor::from_version("2.20.26"), Flavor::V2);
+        assert_eq!(Flavor::from_version("4.0.0rc1"), Flavor::V3);
+        assert_eq!(Flavor::from_version("garbage"), Flavor::Unknown);
+    }
+
+    /// Parts serialise with an explicit status so a bundle says why something is missing.
+    #[test]
+    fn part_serialisation() {
+        let p: Part<u32> = Part::Failed { error: "HTTP 500".into() };
+        assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({"status":"failed","error":"HTTP 500"}));
+        let back: Part<u32> = serde_json::from_str(r#"{"status":"ok","value":3}"#).unwrap();
+        assert_eq!(back.value(), Some(&3));
+    }
+}

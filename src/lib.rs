@@ -1,0 +1,68 @@
+//! unstuck: why is this Prefect flow run not running, and what do I do about it?
+//!
+//! The arrows go one way: `cli -> collectors (prefect) -> evidence -> checks -> report`. Collectors do
+//! all the I/O; checks and renderers are pure functions of the evidence.
+
+pub mod checks;
+pub mod cli;
+mod commands;
+pub mod config;
+pub mod evidence;
+pub mod prefect;
+pub mod redact;
+pub mod report;
+
+use std::io::Write;
+
+use cli::{Cli, Command};
+
+/// Exit codes (monitoring-plugin convention, SPEC 4).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const UNKNOWN: u8 = 3;
+    pub const USAGE: u8 = 64;
+}
+
+/// Why a command could not produce its answer; `main` prints `message` on stderr and exits `code`.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// A usage error (exit 64): the command line itself is wrong.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure { code: exit::USAGE, message: message.into() }
+    }
+
+    /// Could not diagnose (exit 3): unreachable API, rejected credentials, unknown run, bad config.
+    pub fn unknown(message: impl Into<String>) -> Self {
+        Failure { code: exit::UNKNOWN, message: message.into() }
+    }
+
+    /// The reader went away (`unstuck … | head`): not an error.
+    fn broken_pipe() -> Self {
+        Failure { code: exit::OK, message: String::new() }
+    }
+}
+
+/// Writes the command's output; a closed pipe ends the command quietly with exit 0.
+pub(crate) fn emit(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::broken_pipe()),
+        Err(e) => Err(Failure::unknown(format!("cannot write the output: {e}"))),
+    }
+}
+
+/// Runs one command, writing its report to `out`; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
+    let global = cli.global;
+    match cli.command {
+        Command::Doctor(args) => commands::doctor(args, &global, out),
+        Command::Checks(args) => commands::checks(args, out),
+        Command::Explain(args) => commands::explain(args, out),
+        Command::Completions(args) => commands::completions(args, out),
+    }
+}

@@ -1,0 +1,284 @@
+//! Gathers the evidence for one flow run. Independent requests run concurrently; only true data
+//! dependencies are sequential (version and run first, then everything keyed by the run).
+
+use futures_util::future::join;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::client::{ApiError, Client};
+use super::types::{Deployment, Flow, FlowRun, State, WorkPool, WorkQueue, Worker};
+use crate::evidence::{ClockReading, Flavor, Part, RunEvidence, ServerInfo};
+use crate::redact::Redactor;
+
+/// The server's page size limit (`PREFECT_SERVER_API_DEFAULT_LIMIT`, also its maximum).
+pub const PAGE: usize = 200;
+
+/// How the user named the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRef {
+    Id(uuid::Uuid),
+    Name(String),
+}
+
+impl std::fmt::Display for RunRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunRef::Id(id) => write!(f, "{id}"),
+            RunRef::Name(n) => write!(f, "'{n}'"),
+        }
+    }
+}
+
+/// Reads the RUN argument: a UUID, or a flow-run name. Something that looks like a mangled UUID (only
+/// hex digits and dashes, 30 characters or more) is a usage error rather than a name lookup.
+pub fn parse_run_ref(arg: &str) -> Result<RunRef, String> {
+    let s = arg.trim();
+    if s.is_empty() {
+        return Err("the flow run must be a UUID or a flow-run name, not empty".into());
+    }
+    if let Ok(id) = uuid::Uuid::parse_str(s) {
+        return Ok(RunRef::Id(id));
+    }
+    let hexish = s.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if hexish && s.len() >= 30 {
+        return Err(format!(
+            "'{s}' is not a valid flow-run id: a UUID has 32 hex digits in groups of 8-4-4-4-12 \
+             (e.g. 4171c0f6-b2f9-4c0d-9341-3e0cd528bfb9)"
+        ));
+    }
+    Ok(RunRef::Name(s.to_string()))
+}
+
+/// Why a run could not be diagnosed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("flow run {0} not found on {1}")]
+    RunNotFound(RunRef, String),
+    #[error("{count} flow runs are named '{name}' ({ids}): pass the id instead")]
+    Ambiguous { name: String, count: usize, ids: String },
+    #[error(
+        "{0} (the server answered 404 for /admin/version too: is the API URL right? A self-hosted API URL usually ends in /api, e.g. http://127.0.0.1:4200/api)"
+    )]
+    WrongUrl(ApiError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Turns a request result into a part of the evidence.
+fn part<T>(r: Result<T, ApiError>) -> Part<T> {
+    match r {
+        Ok(value) => Part::ok(value),
+        Err(e) if e.is_not_found() => Part::NotFound,
+        Err(e) => Part::Failed { error: e.to_string() },
+    }
+}
+
+/// POSTs a filter body page by page (`limit` 200, `offset` += 200) until a short page.
+pub async fn paged<T: DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<Vec<T>, ApiError> {
+    let mut all = Vec::new();
+    for page in 0.. {
+        let mut b = body.clone();
+        b["limit"] = json!(PAGE);
+        b["offset"] = json!(page * PAGE);
+        let items: Vec<T> = client.post(path, &b).await?;
+        let n = items.len();
+        all.extend(items);
+        if n < PAGE {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// Percent-encodes one path segment (pool and queue names may hold spaces or slashes).
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Reads the server's Prefect version; `None` when the endpoint is absent (Cloud, proxies).
+pub async fn server_version(client: &Client, cloud: bool) -> Result<Option<String>, ApiError> {
+    if cloud {
+        return Ok(None);
+    }
+    match client.get::<String>("/admin/version").await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_fatal() => Err(e),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(_) => Ok(None),
+    }
+}
+
+pub fn server_info(client: &Client, version: Option<String>, cloud: bool) -> ServerInfo {
+    let flavor = match (&version, cloud) {
+        (_, true) => Flavor::Cloud,
+        (Some(v), _) => Flavor::from_version(v),
+        (None, _) => Flavor::Unknown,
+    };
+    ServerInfo {
+        api_url: client.base_url().to_string(),
+        version,
+        flavor,
+        clock: client.clock().map(|c| ClockReading { server: c.server, local: c.local }),
+    }
+}
+
+async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectError> {
+    match run {
+        RunRef::Id(id) => client.get::<FlowRun>(&format!("/flow_runs/{id}")).await.map_err(|e| match e {
+            ApiError::NotFound { .. } => CollectError::RunNotFound(run.clone(), client.base_url().to_string()),
+            e => CollectError::Api(e),
+        }),
+        RunRef::Name(name) => {
+            let body = json!({
+                "flow_runs": {"name": {"any_": [name]}},
+                "sort": "EXPECTED_START_TIME_DESC",
+                "limit": 5,
+            });
+            let mut runs: Vec<FlowRun> = client.post("/flow_runs/filter", &body).await?;
+            match runs.len() {
+                0 => Err(CollectError::RunNotFound(run.clone(), client.base_url().to_string())),
+                1 => Ok(runs.remove(0)),
+                n => Err(CollectError::Ambiguous {
+                    name: name.clone(),
+                    count: n,
+                    ids: runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "),
+                }),
+            }
+        }
+    }
+}
+
+/// Collects the evidence for one run.
+pub async fn collect_run(
+    client: &Client,
+    run_ref: &RunRef,
+    cloud: bool,
+    redactor: &Redactor,
+) -> Result<RunEvidence, CollectError> {
+    // Round 1: the version probe and the run itself are independent.
+    let (version, run) = join(server_version(client, cloud), resolve_run(client, run_ref)).await;
+    let version = match (version, &run) {
+        (Err(e), _) if e.is_fatal() => return Err(e.into()),
+        (Ok(v), _) => v,
+        (Err(_), _) => None,
+    };
+    let mut run = match run {
+        Ok(r) => r,
+        Err(CollectError::RunNotFound(r, url)) if version.is_none() && !cloud => {
+            return Err(CollectError::WrongUrl(ApiError::NotFound {
+                path: format!("/flow_runs/{r}"),
+                detail: format!("flow run {r} not found on {url}"),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    redact_run(&mut run, redactor);
+    let server = server_info(client, version, cloud);
+
+    // Round 2: everything keyed by the run, concurrently.
+    let states = async {
+        client.get::<Vec<State>>(&format!("/flow_run_states/?flow_run_id={}", run.id)).await.map(|mut states| {
+            states.sort_by_key(|s| s.timestamp);
+            for s in &mut states {
+                redact_state(s, redactor);
+            }
+            states
+        })
+    };
+    let flow = async {
+        match &run.flow_id {
+            Some(id) => part(client.get::<Flow>(&format!("/flows/{id}")).await),
+            None => Part::skipped("the run has no flow id"),
+        }
+    };
+    let deployment = async {
+        match &run.deployment_id {
+            Some(id) => part(client.get::<Deployment>(&format!("/deployments/{id}")).await),
+            None => Part::skipped("the run was not created from a deployment"),
+        }
+    };
+    let pool_name = run.work_pool_name.clone();
+    let pool = async {
+        match &pool_name {
+            Some(p) => part(client.get::<WorkPool>(&format!("/work_pools/{}", seg(p))).await),
+            None => Part::skipped("the run is not in a work pool"),
+        }
+    };
+    let queues = async {
+        match &pool_name {
+            Some(p) => {
+                part(paged::<WorkQueue>(client, &format!("/work_pools/{}/queues/filter", seg(p)), json!({})).await)
+            }
+            None => Part::skipped("the run is not in a work pool"),
+        }
+    };
+    let workers = async {
+        match &pool_name {
+            Some(p) => {
+                part(paged::<Worker>(client, &format!("/work_pools/{}/workers/filter", seg(p)), json!({})).await)
+            }
+            None => Part::skipped("the run is not in a work pool"),
+        }
+    };
+    let (states, flow, deployment, pool, queues, workers) =
+        tokio::join!(states, flow, deployment, pool, queues, workers);
+
+    Ok(RunEvidence {
+        server,
+        flow_run: run,
+        flow,
+        states: part(states),
+        deployment,
+        work_pool: pool,
+        work_queues: queues,
+        workers,
+    })
+}
+
+fn redact_run(run: &mut FlowRun, redactor: &Redactor) {
+    if let Some(v) = run.job_variables.as_mut() {
+        redactor.redact_json(v);
+    }
+    if let Some(s) = run.state.as_mut() {
+        redact_state(s, redactor);
+    }
+}
+
+fn redact_state(s: &mut State, redactor: &Redactor) {
+    if let Some(m) = s.message.as_mut() {
+        *m = redactor.redact(m).into_owned();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// UUIDs, names and mangled ids are told apart.
+    #[test]
+    fn run_refs() {
+        assert!(matches!(parse_run_ref("4171c0f6-b2f9-4c0d-9341-3e0cd528bfb9"), Ok(RunRef::Id(_))));
+        assert_eq!(parse_run_ref(" grinning-chimera "), Ok(RunRef::Name("grinning-chimera".into())));
+        assert_eq!(parse_run_ref("dead-beef"), Ok(RunRef::Name("dead-beef".into())));
+        let err = parse_run_ref("4171c0f6-b2f9-4c0d-9341-3e0cd528bfb").unwrap_err();
+        assert!(err.contains("not a valid flow-run id"), "{err}");
+        assert!(parse_run_ref("").is_err());
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(seg("k8s-pool"), "k8s-pool");
+        assert_eq!(seg("my pool/x"), "my%20pool%2Fx");
+    }
+}

@@ -1,0 +1,7 @@
+//! Everything that talks to the Prefect REST API: the client, its read-only policy, the response types,
+//! and the collectors that turn responses into evidence.
+
+pub mod client;
+pub mod collect;
+pub mod readonly;
+pub mod types;

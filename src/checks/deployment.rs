@@ -8,7 +8,7 @@ pub const MISSING: Check = Check {
         id: "deployment.missing",
         title: "the run's deployment was deleted",
         kind: Kind::Cause,
-        item: Item::QueuePolled,
+        item: Item::Infrastructure,
         backend: Backend::Prefect,
         symptom: false,
         explanation: "\
@@ -36,10 +36,13 @@ fn missing(ctx: &Ctx<'_>) -> Vec<Finding> {
     }
     vec![
         Finding::new(&MISSING.info, Severity::Critical, format!("The run's deployment {dep_id} was deleted"))
-            .detail(
+            .detail(if ctx.phase().needs_poll() {
                 "The deployment this run was created from no longer exists: a worker that picks the run up \
-                 cancels it, and until then it only waits.",
-            )
+                 cancels it (\"Deployment ... no longer exists\"), and until then it only waits."
+            } else {
+                "The deployment this run was created from no longer exists: its job configuration cannot be \
+                 resolved, so no worker can (re)create its infrastructure, and the run will not start."
+            })
             .evidence(format!("GET /deployments/{dep_id}: 404 Not Found"))
             .fix(format!("Remove the orphaned run: prefect flow-run delete {}", run.id))
             .fix("Re-create the deployment (prefect deploy) and start a new run from it (prefect deployment run <FLOW>/<DEPLOYMENT>)")

@@ -2,7 +2,7 @@
 
 use super::ctx::QUEUE_POLL_STALE;
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Severity, sh};
-use crate::report::fmt::{ago, human};
+use crate::report::fmt::{ago, count, human};
 
 pub const POOL_PAUSED: Check = Check {
     info: CheckInfo {
@@ -142,17 +142,17 @@ fn queue_not_polled(ctx: &Ctx<'_>) -> Vec<Finding> {
         .collect();
     let detail = if watched.is_empty() {
         format!(
-            "{} live worker(s) heartbeat for pool '{}', but queue '{}' was {}: the workers are not polling it.",
-            online.len(),
+            "{} heartbeating for pool '{}', but queue '{}' was {}: the workers are not polling it.",
+            count(online.len(), "live worker"),
             pool.name,
             queue.name,
             polled(queue)
         )
     } else {
         format!(
-            "{} live worker(s) heartbeat for pool '{}' and poll other queues, but queue '{}' was {}: the workers \
+            "{} heartbeating for pool '{}' and other queues are polled, but queue '{}' was {}: the workers \
              were probably started with --work-queue for other queues.",
-            online.len(),
+            count(online.len(), "live worker"),
             pool.name,
             queue.name,
             polled(queue)

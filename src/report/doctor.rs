@@ -148,7 +148,10 @@ fn target(ctx: &Ctx<'_>) -> Target {
         id: run.id.clone(),
         name: run.name.clone(),
         flow: ctx.ev.flow.value().map(|f| f.name.clone()),
-        deployment: ctx.ev.deployment.value().map(|d| d.name.clone()),
+        deployment: match (&ctx.ev.deployment, &run.deployment_id) {
+            (Part::NotFound, Some(id)) => Some(format!("{id} (deleted)")),
+            (d, _) => d.value().map(|d| d.name.clone()),
+        },
         work_pool: ctx.pool_name().map(str::to_string),
         work_queue: ctx.queue_name().map(str::to_string),
         state: TargetState {
@@ -254,15 +257,15 @@ fn checklist(ctx: &Ctx<'_>, findings: &[RankedFinding]) -> Vec<ChecklistEntry> {
             let cause = mine.iter().find(|f| f.kind == Kind::Cause && !is_symptom(f));
             let symptom = mine.iter().find(|f| f.kind == Kind::Cause && is_symptom(f));
             let risk = mine.iter().find(|f| f.kind == Kind::Risk);
-            // A deeper cause first; then what the evidence says; a symptom only when the evidence
-            // does not already explain the item; risks last.
+            // A deeper cause first; then what the evidence says, with risks as warnings; a symptom
+            // only where the evidence cannot judge the item.
             let (status, detail) = match (cause, judge(ctx, item, findings)) {
                 (Some(f), _) => (ItemStatus::Fail, f.title.clone()),
                 (None, judged @ (ItemStatus::Fail, _)) => judged,
-                (None, judged) => match (symptom, risk) {
-                    (Some(f), _) => (ItemStatus::Fail, f.title.clone()),
-                    (None, Some(f)) => (ItemStatus::Warn, f.title.clone()),
-                    (None, None) => judged,
+                (None, judged) => match (risk, symptom, judged.0) {
+                    (Some(f), _, _) => (ItemStatus::Warn, f.title.clone()),
+                    (None, Some(f), ItemStatus::Unknown) => (ItemStatus::Fail, f.title.clone()),
+                    _ => judged,
                 },
             };
             ChecklistEntry { id: item.id(), title: item.question(), status, detail }
@@ -276,7 +279,7 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
     let phase = ctx.phase();
     let pool_type = ctx.pool().and_then(|p| p.pool_type.clone()).unwrap_or_else(|| "unknown".into());
     let not_claimed = phase.needs_poll();
-    let started = matches!(phase, Phase::Running | Phase::Finished | Phase::Cancelling | Phase::Paused);
+    let started = ctx.run().start_time.is_some() || matches!(phase, Phase::Running | Phase::Cancelling | Phase::Paused);
     let infra_ref =
         ctx.run().infrastructure_pid.as_deref().map(|p| format!(" (infrastructure {p})")).unwrap_or_default();
     let explained_by = |ids: &[&str]| findings.iter().find(|f| ids.contains(&f.finding.id)).map(|f| f.finding.id);
@@ -288,6 +291,9 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
             }
             if !ctx.pool_needs_worker() {
                 return (NotApplicable, format!("{pool_type} pools need no worker"));
+            }
+            if phase == Phase::Finished {
+                return (NotApplicable, "the run has finished: it needs no worker any more".into());
             }
             if ctx.is_agent_pool() {
                 return (NotApplicable, "agent pool: agents leave no worker records (see queue-polled)".into());
@@ -337,6 +343,8 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
             (Unknown, "slot holders of the pool, queue and deployment limits are not inspected by this version".into())
         }
         Item::Infrastructure => {
+            let pid = ctx.run().infrastructure_pid.as_deref().filter(|p| !p.is_empty());
+            let for_ = human(ctx.in_state_for().unwrap_or_default());
             if not_claimed {
                 (NotApplicable, "no worker has claimed the run yet".into())
             } else if started {
@@ -344,17 +352,18 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
                     Pass,
                     format!("the run started{}", ctx.run().start_time.map(|t| format!(" at {t}")).unwrap_or_default()),
                 )
-            } else if let Some(pid) = ctx.run().infrastructure_pid.as_deref() {
-                (Pass, format!("infrastructure recorded: {pid}"))
+            } else if ctx.is_stuck() {
+                match pid {
+                    Some(p) => {
+                        (Fail, format!("infrastructure {p} was recorded, but the run has not started after {for_}"))
+                    }
+                    None => (Fail, format!("no infrastructure recorded after {for_} in {}", ctx.run().state_name())),
+                }
             } else {
-                (
-                    Pass,
-                    format!(
-                        "the run is {} for {}, under the threshold",
-                        ctx.run().state_name(),
-                        human(ctx.in_state_for().unwrap_or_default())
-                    ),
-                )
+                match pid {
+                    Some(p) => (Pass, format!("infrastructure recorded: {p}")),
+                    None => (Pass, format!("{} for {for_}, under the threshold", ctx.run().state_name())),
+                }
             }
         }
         Item::ImagePull | Item::Permissions | Item::Capacity => {

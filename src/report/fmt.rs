@@ -27,6 +27,11 @@ pub fn human_signed(d: SignedDuration) -> String {
     human(d.unsigned_abs())
 }
 
+/// "1 worker", "3 workers".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// "3s ago".
 pub fn ago(d: Duration) -> String {
     format!("{} ago", human(d))

@@ -1,0 +1,79 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_unstuck_global_optspecs
+    string join \n color= q/quiet v/verbose h/help V/version
+end
+
+function __fish_unstuck_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_unstuck_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_unstuck_using_subcommand
+    set -l cmd (__fish_unstuck_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c unstuck -n "__fish_unstuck_needs_command" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_needs_command" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_needs_command" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_needs_command" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_needs_command" -s V -l version -d 'Print version'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "checks" -d 'List every check id with a one-line summary'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l pending-threshold -d 'How long a run may sit in Pending before it counts as stuck [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l late-threshold -d 'How long past its scheduled time a run may wait before it counts as late [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l timeout -d 'Deadline for the whole command' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand explain" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand explain" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand explain" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "checks" -d 'List every check id with a one-line summary'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

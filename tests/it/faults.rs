@@ -1,0 +1,201 @@
+//! Servers that are down, slow, rate-limiting or answering garbage, injected by a proxy in front of the
+//! real Prefect 3 server: one clear line and exit 3 when the run cannot be diagnosed, a partial report
+//! when only part of the evidence fails, and never a panic.
+
+use std::time::Duration;
+
+use crate::doctor_real::item;
+use crate::harness::proxy::{Fault, Proxy, Seen};
+use crate::harness::{self, Server, unstuck};
+
+/// A Late run in a pool with no worker on `s` (a diagnosis with a known answer: worker.none).
+fn late_run(s: &Server) -> harness::api::Run {
+    let api = s.api();
+    let pool = api.pool("proxy", "process");
+    let dep = api.deployment(&pool, "default");
+    api.late_run(&dep, 600)
+}
+
+fn is_run_read(r: &Seen) -> bool {
+    r.method == "GET" && r.path.starts_with("/flow_runs/")
+}
+
+/// Nothing listens on the API port: exit 3 at once, one line naming the URL.
+#[test]
+fn api_down() {
+    let out = unstuck(&["doctor", "00000000-0000-4000-8000-000000000001", "--api-url", "http://127.0.0.1:9/api"]);
+    out.expect_code(3);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot reach the Prefect API at http://127.0.0.1:9/api"), "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(5), "took {:?}", out.elapsed);
+}
+
+/// Every answer takes 20 s: the command gives up at --timeout with one line and exit 3.
+#[test]
+fn slow_server_hits_the_deadline() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |_, _| Fault::Delay(Duration::from_secs(20)));
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--timeout", "2s"]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("within the 2s time budget"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(6), "took {:?}", out.elapsed);
+}
+
+/// 429 with `Retry-After: 1` twice, then answers: the diagnosis succeeds after waiting as asked.
+#[test]
+fn rate_limited_then_answers() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if is_run_read(r) && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            Fault::Respond {
+                status: 429,
+                headers: vec![("retry-after", "1".into())],
+                body: r#"{"detail":"slow down"}"#.into(),
+            }
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json", "-v"]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "worker.none");
+    assert!(out.elapsed >= Duration::from_secs(2), "Retry-After not honoured: {:?}", out.elapsed);
+    assert_eq!(out.stderr.matches("retrying in").count(), 2, "{}", out.stderr);
+}
+
+/// 503 with an HTTP-date Retry-After, then answers.
+#[test]
+fn retry_after_as_http_date() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if is_run_read(r) && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
+            let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&at).expect("date");
+            Fault::Respond { status: 503, headers: vec![("retry-after", date)], body: "{}".into() }
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+    out.expect_code(2);
+    assert!(out.elapsed >= Duration::from_millis(900), "{:?}", out.elapsed);
+}
+
+/// A Retry-After longer than the time budget is not waited for: exit 3 quickly, saying why.
+#[test]
+fn retry_after_beyond_the_budget() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |_, _| Fault::Respond {
+        status: 429,
+        headers: vec![("retry-after", "120".into())],
+        body: r#"{"detail":"rate limited"}"#.into(),
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--timeout", "5s"]);
+    out.expect_code(3);
+    assert!(out.elapsed < Duration::from_secs(3), "waited {:?}", out.elapsed);
+    assert!(out.stderr.contains("HTTP 429") && out.stderr.contains("retry after 120s"), "{}", out.stderr);
+}
+
+/// A 502 and a dropped connection are retried transparently.
+#[test]
+fn transient_failures_are_retried() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |_, n| match n {
+        0 => Fault::Reset,
+        1 => Fault::Respond { status: 502, headers: vec![], body: "bad gateway".into() },
+        _ => Fault::Pass,
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "worker.none");
+}
+
+/// The run endpoint answers HTML with 200: exit 3, one line quoting the start of the body.
+#[test]
+fn garbage_for_the_run() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        if is_run_read(r) {
+            Fault::Respond { status: 200, headers: vec![], body: "<html><body>Welcome to nginx</body></html>".into() }
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url]);
+    out.expect_code(3);
+    assert!(
+        out.stderr.contains("not what a Prefect server sends") && out.stderr.contains("Welcome to nginx"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+}
+
+/// Only the workers endpoint fails (500, then garbage): the rest of the diagnosis still prints,
+/// the source says what failed, and worker-alive is unknown with the reason.
+#[test]
+fn one_endpoint_failing_gives_a_partial_report() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("partial", "process");
+    api.pause_pool(&pool);
+    let dep = api.deployment(&pool, "default");
+    let run = api.late_run(&dep, 600);
+    for fault in [500u16, 200] {
+        let proxy = Proxy::start(&s.url, move |r, _| {
+            if r.path.ends_with("/workers/filter") {
+                let body = if fault == 200 { "[{\"nonsense\": true}]" } else { "{\"detail\":\"database is locked\"}" };
+                Fault::Respond { status: fault, headers: vec![], body: body.into() }
+            } else {
+                Fault::Pass
+            }
+        });
+        let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+        out.expect_code(2);
+        let v = out.json();
+        assert_eq!(v["verdict"]["primary"], "pool.paused", "the paused pool is still found");
+        assert_eq!(item(&v, "worker-alive"), "unknown");
+        let detail = v["sources"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("failed: workers:"), "{detail}");
+    }
+}
+
+/// Every request a full diagnosis sends is a GET or a POST to a read-only endpoint; none polls a queue
+/// or heartbeats (recorded on the wire by the proxy).
+#[test]
+fn traffic_is_read_only() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("readonly", "process");
+    api.queue(&pool, "other");
+    api.heartbeat(&pool, "w1", 30);
+    let dep = api.deployment(&pool, "default");
+    let run = api.late_run(&dep, 600);
+    let proxy = Proxy::start(&s.url, |_, _| Fault::Pass);
+    for name_or_id in [run.id.as_str(), run.name.as_str()] {
+        unstuck(&["doctor", name_or_id, "--api-url", &proxy.url, "-o", "json"]).expect_code(2);
+    }
+    let seen = proxy.seen();
+    assert!(seen.len() >= 8, "{seen:?}");
+    for r in &seen {
+        let last = r.path.split('?').next().unwrap_or("").rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+        let ok = r.method == "GET"
+            || (r.method == "POST" && ["filter", "count", "paginate", "concurrency_status"].contains(&last));
+        assert!(ok, "not read-only: {} {}", r.method, r.path);
+        assert!(!r.path.contains("get_scheduled_flow_runs") && !r.path.contains("heartbeat"), "{}", r.path);
+        let ua = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.as_str());
+        assert!(ua.is_some_and(|u| u.starts_with("unstuck/")), "user agent {ua:?}");
+    }
+    // The queue we did not poll is still unpolled: unstuck did not mark it.
+    let queue = api.get(&format!("/work_pools/{}/queues/other", pool.name));
+    assert!(queue["last_polled"].is_null(), "{queue}");
+}

@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--pending-threshold', '--pending-threshold', [CompletionResultType]::ParameterName, 'How long a run may sit in Pending before it counts as stuck [default: 5m]')
             [CompletionResult]::new('--late-threshold', '--late-threshold', [CompletionResultType]::ParameterName, 'How long past its scheduled time a run may wait before it counts as late [default: 5m]')
+            [CompletionResult]::new('--observe', '--observe', [CompletionResultType]::ParameterName, 'Also watch the pool''s queue polls and worker heartbeats for DURATION and report the measured poll rate per queue (the command takes that much longer)')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The Prefect API URL (overrides PREFECT_API_URL and the profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the whole command')

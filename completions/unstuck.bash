@@ -115,7 +115,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__doctor)
-            opts="-o -q -v -h --output --pending-threshold --late-threshold --api-url --profile --timeout --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --output --pending-threshold --late-threshold --observe --api-url --profile --timeout --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,6 +134,10 @@ _unstuck() {
                     return 0
                     ;;
                 --late-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --observe)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand --output 'Output format'
             cand --pending-threshold 'How long a run may sit in Pending before it counts as stuck [default: 5m]'
             cand --late-threshold 'How long past its scheduled time a run may wait before it counts as late [default: 5m]'
+            cand --observe 'Also watch the pool''s queue polls and worker heartbeats for DURATION and report the measured poll rate per queue (the command takes that much longer)'
             cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
             cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
             cand --timeout 'Deadline for the whole command'

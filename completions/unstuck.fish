@@ -41,6 +41,7 @@ json\t''
 markdown\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l pending-threshold -d 'How long a run may sit in Pending before it counts as stuck [default: 5m]' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l late-threshold -d 'How long past its scheduled time a run may wait before it counts as late [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l observe -d 'Also watch the pool\'s queue polls and worker heartbeats for DURATION and report the measured poll rate per queue (the command takes that much longer)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l timeout -d 'Deadline for the whole command' -r

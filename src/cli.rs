@@ -25,6 +25,7 @@ const DOCTOR_EXAMPLES: &str = "\
 Examples:
   unstuck doctor 4171c0f6-b2f9-4c0d-9341-3e0cd528bfb9
   unstuck doctor grinning-chimera --pending-threshold 2m
+  unstuck doctor grinning-chimera --observe 30s    # measure how often queues are polled
   unstuck doctor grinning-chimera -o json --save-evidence run.json
   unstuck doctor --evidence run.json            # replay offline
   PREFECT_API_URL=http://127.0.0.1:4200/api unstuck doctor grinning-chimera";
@@ -89,6 +90,11 @@ pub struct DoctorArgs {
 
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+
+    /// Also watch the pool's queue polls and worker heartbeats for DURATION and report the measured
+    /// poll rate per queue (the command takes that much longer).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub observe: Option<Duration>,
 
     #[command(flatten)]
     pub api: ApiArgs,

@@ -16,6 +16,7 @@ use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
 use crate::prefect::client::Client;
 use crate::prefect::collect::{self, CollectError};
+use crate::progress::Progress;
 use crate::redact::Redactor;
 use crate::report::{self, Status, style::Styles};
 use crate::{Failure, emit};
@@ -152,14 +153,22 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let run_ref = collect::parse_run_ref(run_arg).map_err(Failure::usage)?;
     let cfg = api_config(&args.api, g)?;
     let redactor = redactor_for(&cfg);
-    let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+    // The observation window comes on top of the deadline for the requests themselves.
+    let budget = args.api.timeout + args.observe.unwrap_or_default();
+    let client = Client::new(&cfg, budget, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
     let rt = runtime()?;
     let started = Instant::now();
-    let ev =
-        rt.block_on(collect::collect_run(&client, &run_ref, cfg.cloud.is_some(), &redactor)).map_err(|e| match e {
+    let show_progress =
+        args.output == DoctorFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
+    let progress = Progress::new(show_progress, "prefect");
+    let opts = collect::Options { observe: args.observe };
+    let ev = rt
+        .block_on(collect::collect_run(&client, &run_ref, cfg.cloud.is_some(), &redactor, opts, &progress))
+        .map_err(|e| match e {
             CollectError::Ambiguous { .. } => Failure::usage(redactor.redact(&e.to_string())),
             e => Failure::unknown(redactor.redact(&e.to_string())),
         })?;
+    drop(progress);
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let failed: Vec<String> = [
         ("states", ev.states.why_failed()),
@@ -168,6 +177,12 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
         ("work pool", ev.work_pool.why_failed()),
         ("queues", ev.work_queues.why_failed()),
         ("workers", ev.workers.why_failed()),
+        ("logs", ev.logs.why_failed()),
+        ("worker events", ev.worker_events.why_failed()),
+        ("pool slot holders", ev.concurrency.pool_holders.why_failed()),
+        ("queue slot holders", ev.concurrency.queue_holders.why_failed()),
+        ("deployment slot holders", ev.concurrency.deployment_holders.why_failed()),
+        ("holder logs", ev.concurrency.holder_logs.why_failed()),
     ]
     .into_iter()
     .filter_map(|(what, err)| err.map(|e| format!("{what}: {e}")))

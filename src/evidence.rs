@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::prefect::types::{Deployment, Flow, FlowRun, State, WorkPool, WorkQueue, Worker};
+use crate::prefect::types::{Deployment, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
 
 /// Bundle format version; bumped only on incompatible changes to what is stored.
 pub const BUNDLE_FORMAT: u32 = 1;
@@ -28,6 +28,13 @@ pub enum Part<T> {
     Skipped {
         reason: String,
     },
+}
+
+/// Bundles written before a part existed replay with it marked as not collected.
+impl<T> Default for Part<T> {
+    fn default() -> Self {
+        Part::Skipped { reason: "not collected in this bundle".into() }
+    }
 }
 
 impl<T> Part<T> {
@@ -184,6 +191,78 @@ pub struct RunEvidence {
     pub work_queues: Part<Vec<WorkQueue>>,
     /// Every worker record of the run's pool, newest heartbeat first.
     pub workers: Part<Vec<Worker>>,
+    /// The run's flow-run logs (worker, observer and engine lines): the first and last 200 lines.
+    #[serde(default)]
+    pub logs: Part<Vec<LogLine>>,
+    /// `prefect.worker.*` events about the run (Prefect 3 and Cloud).
+    #[serde(default)]
+    pub worker_events: Part<Vec<WorkerEvent>>,
+    /// Who holds the slots of the limits that apply to the run.
+    #[serde(default)]
+    pub concurrency: Concurrency,
+    /// Samples of queue polls and worker heartbeats (`--observe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+}
+
+/// Slot holders of the pool, queue and deployment limits that bear on the run. A part is skipped when
+/// its limit is not set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Concurrency {
+    /// Runs in the pool that count against its limit (PENDING, RUNNING).
+    #[serde(default)]
+    pub pool_holders: Part<Vec<FlowRun>>,
+    /// Runs in the run's queue that count against its limit (PENDING, RUNNING, CANCELLING).
+    #[serde(default)]
+    pub queue_holders: Part<Vec<FlowRun>>,
+    /// Runs of the run's deployment that count against its limit (PENDING, RUNNING, CANCELLING).
+    #[serde(default)]
+    pub deployment_holders: Part<Vec<FlowRun>>,
+    /// The first and the latest log lines of each holder (who claimed it, is it still talking).
+    #[serde(default)]
+    pub holder_logs: Part<Vec<RunLogs>>,
+}
+
+impl Concurrency {
+    /// Every holder of every limit, once.
+    pub fn all_holders(&self) -> Vec<&FlowRun> {
+        let mut seen = std::collections::BTreeSet::new();
+        [&self.pool_holders, &self.queue_holders, &self.deployment_holders]
+            .into_iter()
+            .filter_map(|p| p.value())
+            .flatten()
+            .filter(|r| seen.insert(r.id.as_str()))
+            .collect()
+    }
+
+    pub fn logs_of(&self, run_id: &str) -> Option<&[LogLine]> {
+        self.holder_logs.value()?.iter().find(|l| l.run_id == run_id).map(|l| l.lines.as_slice())
+    }
+}
+
+/// Some log lines of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunLogs {
+    pub run_id: String,
+    pub lines: Vec<LogLine>,
+}
+
+/// What `--observe` saw: every distinct `last_polled` of each queue and heartbeat of each worker of
+/// the run's pool, sampled over a window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Observation {
+    pub started_at: Timestamp,
+    pub window_secs: f64,
+    pub samples: u32,
+    pub queues: Vec<Observed>,
+    pub workers: Vec<Observed>,
+}
+
+/// The distinct timestamps seen for one queue (polls) or worker (heartbeats).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Observed {
+    pub name: String,
+    pub seen: Vec<Timestamp>,
 }
 
 /// What a bundle holds, by command.

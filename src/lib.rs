@@ -8,7 +8,9 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod evidence;
+pub mod infra;
 pub mod prefect;
+pub mod progress;
 pub mod redact;
 pub mod report;
 

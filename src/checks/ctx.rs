@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::evidence::{RunEvidence, Thresholds};
-use crate::prefect::types::{FlowRun, StateType, WorkPool, WorkQueue, Worker};
+use crate::prefect::types::{FlowRun, LogLine, StateType, WorkPool, WorkQueue, Worker, WorkerEvent};
 use crate::report::fmt::{ago, human};
 
 /// Where the run is in its life, as far as being stuck goes.
@@ -59,6 +63,79 @@ pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 30.0;
 pub const QUEUE_POLL_STALE: Duration = Duration::from_secs(60);
 /// Skew between our clock and the server's beyond which we judge ages on the server's clock.
 const CLOCK_CORRECTION_MIN: Duration = Duration::from_secs(5);
+
+/// How we know which worker claimed a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimSource {
+    /// Prefect 3: the worker labels the run before submitting it.
+    Label,
+    /// Prefect 3 / Cloud: the worker's `prefect.worker.submitted-flow-run` event.
+    Event,
+    /// The worker's "Worker '<name>' submitting flow run '<id>'" line in the run's logs.
+    Log,
+}
+
+impl ClaimSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClaimSource::Label => "flow-run label prefect.worker.name",
+            ClaimSource::Event => "worker event prefect.worker.submitted-flow-run",
+            ClaimSource::Log => "the worker's \"submitting flow run\" log line",
+        }
+    }
+}
+
+/// A worker that claimed (or tried to claim) a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub worker: String,
+    pub source: ClaimSource,
+    pub at: Option<Timestamp>,
+}
+
+static SUBMITTING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^Worker '(?P<worker>.+)' submitting flow run '(?P<run>[0-9a-fA-F-]+)'")
+        .unwrap_or_else(|e| panic!("submitting pattern: {e}"))
+});
+
+/// Every worker that tried to submit the run, once each, from the most reliable source that names it.
+pub fn claims(run: &FlowRun, events: &[WorkerEvent], logs: &[LogLine]) -> Vec<Claim> {
+    let mut out: Vec<Claim> = Vec::new();
+    let mut add = |c: Claim| {
+        if !out.iter().any(|x| x.worker == c.worker) {
+            out.push(c);
+        }
+    };
+    if let Some(w) = run.label("prefect.worker.name") {
+        add(Claim { worker: w.to_string(), source: ClaimSource::Label, at: None });
+    }
+    for e in events.iter().filter(|e| e.event == "prefect.worker.submitted-flow-run") {
+        if let Some(w) = &e.worker {
+            add(Claim { worker: w.clone(), source: ClaimSource::Event, at: e.occurred });
+        }
+    }
+    for l in logs {
+        if let Some(c) = SUBMITTING.captures(&l.message) {
+            if c["run"].eq_ignore_ascii_case(&run.id) {
+                add(Claim { worker: c["worker"].to_string(), source: ClaimSource::Log, at: l.timestamp });
+            }
+        }
+    }
+    out
+}
+
+/// The worker that won the claim: named by a label or event, or the only worker whose log says it
+/// was submitting (racing workers all log that line; only labels and events name the winner).
+pub fn claimer(run: &FlowRun, events: &[WorkerEvent], logs: &[LogLine]) -> Option<Claim> {
+    let all = claims(run, events, logs);
+    if let Some(c) = all.iter().find(|c| c.source != ClaimSource::Log) {
+        return Some(c.clone());
+    }
+    match all.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
 
 pub struct Ctx<'a> {
     pub ev: &'a RunEvidence,
@@ -125,9 +202,14 @@ impl<'a> Ctx<'a> {
             .or(run.expected_start_time)
     }
 
-    /// How late a waiting run is (negative: due in the future).
+    /// How late a waiting run is (negative: due in the future). A run refused a concurrency slot is
+    /// rescheduled 30 s ahead at every refusal, so its lateness counts from when it was first due.
     pub fn lateness(&self) -> Option<SignedDuration> {
-        self.scheduled_time().map(|t| self.now.duration_since(t))
+        let due = match self.phase() {
+            Phase::AwaitingSlot => self.run().expected_start_time.or_else(|| self.scheduled_time()),
+            _ => self.scheduled_time(),
+        };
+        due.map(|t| self.now.duration_since(t))
     }
 
     /// Whether the run has waited past its threshold: the condition for calling it stuck.
@@ -188,6 +270,30 @@ impl<'a> Ctx<'a> {
             Liveness::Offline { since_heartbeat, allowed }
         } else {
             Liveness::Online { since_heartbeat }
+        }
+    }
+
+    pub fn worker_named(&self, name: &str) -> Option<&'a Worker> {
+        self.workers()?.iter().find(|w| w.name == name)
+    }
+
+    /// Workers that tried to submit this run.
+    pub fn claims(&self) -> Vec<Claim> {
+        claims(self.run(), self.ev.worker_events.value().map_or(&[], |v| v), self.ev.logs.value().map_or(&[], |v| v))
+    }
+
+    /// The worker that claimed this run, if the evidence names one.
+    pub fn claimer(&self) -> Option<Claim> {
+        claimer(self.run(), self.ev.worker_events.value().map_or(&[], |v| v), self.ev.logs.value().map_or(&[], |v| v))
+    }
+
+    /// "worker 'w' is offline ..." when the named worker is offline or has no record in the pool.
+    pub fn worker_gone(&self, name: &str) -> Option<String> {
+        let workers = self.workers()?;
+        match workers.iter().find(|w| w.name == name) {
+            Some(w) if self.liveness(w).is_online() => None,
+            Some(w) => Some(self.describe_worker(w)),
+            None => Some(format!("worker '{name}': no longer registered in the pool")),
         }
     }
 

@@ -11,6 +11,7 @@ pub const MISSING: Check = Check {
         item: Item::Infrastructure,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: reads the deployment the run was created from; a 404 means it was deleted after the run was
 scheduled.
@@ -58,6 +59,7 @@ pub const PAUSED: Check = Check {
         item: Item::QueuePolled,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: reads the run's deployment and reports it when it is paused.
 

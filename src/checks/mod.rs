@@ -3,15 +3,20 @@
 //! A check never does I/O and never reads the clock: "now" comes from the evidence. Each check
 //! returns zero or more findings; ranking and the verdict happen in `report`.
 
+mod claimer;
 mod ctx;
 mod deployment;
+pub mod logs;
+mod pollers;
 mod pool;
 mod run;
+pub mod slots;
 mod worker;
 
 use serde::Serialize;
 
-pub use ctx::{Ctx, Liveness, Phase};
+pub use ctx::{Claim, ClaimSource, Ctx, Liveness, Phase, claimer, claims};
+pub use pollers::{CLOCK_SKEW_LIMIT, observed_poll_intervals};
 
 /// What a finding means for the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -130,6 +135,9 @@ pub struct CheckInfo {
     pub backend: Backend,
     /// A symptom (Late, orphaned, waiting for a slot) ranks below anything that explains it.
     pub symptom: bool,
+    /// For a symptom: what the API cannot show, said when the symptom is primary and everything
+    /// checked looked healthy.
+    pub unexplained: &'static str,
     /// What it is, why it matters (the long form for `explain`).
     pub explanation: &'static str,
     /// Generic fix steps; findings carry concrete, copy-pasteable ones.
@@ -208,15 +216,30 @@ impl Finding {
 
 /// Every check, in a stable order (the last ranking tie-breaker).
 pub static REGISTRY: &[Check] = &[
+    claimer::CLAIMER_OFFLINE,
     worker::NONE,
     worker::OFFLINE,
     pool::POOL_PAUSED,
     pool::QUEUE_PAUSED,
     pool::QUEUE_NOT_POLLED,
     deployment::MISSING,
-    deployment::PAUSED,
+    slots::POOL_FULL,
+    slots::QUEUE_FULL,
+    slots::DEPLOYMENT_FULL,
+    slots::ZOMBIE_HOLDER,
+    logs::SUBMIT,
+    logs::API_UNREACHABLE_CHECK,
+    logs::API_AUTH_CHECK,
+    logs::IMPORT,
+    pollers::DUPLICATE,
     run::CRASHED,
+    deployment::PAUSED,
+    slots::LEASE_EXPIRED,
+    pollers::TOO_FREQUENT,
+    pollers::CLOCK_SKEW,
+    slots::AWAITING_SLOT,
     run::ORPHANED,
+    run::INFRA_NOT_STARTED,
     run::LATE,
 ];
 

@@ -12,6 +12,7 @@ pub const POOL_PAUSED: Check = Check {
         item: Item::QueuePolled,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: reads the run's work pool and reports it when it is paused.
 
@@ -55,6 +56,7 @@ pub const QUEUE_PAUSED: Check = Check {
         item: Item::QueuePolled,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: finds the run's work queue among its pool's queues and reports it when it is paused.
 
@@ -99,6 +101,7 @@ pub const QUEUE_NOT_POLLED: Check = Check {
         item: Item::QueuePolled,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: when the pool has live workers, compares the run's queue's last poll time with now. Workers
 poll every 10 s by default; a queue not polled for over a minute while workers heartbeat is not being

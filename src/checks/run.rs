@@ -16,6 +16,7 @@ pub const CRASHED: Check = Check {
         item: Item::Infrastructure,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: for a Crashed run, reads the state message the worker or observer wrote and explains the
 exit code in it:
@@ -29,7 +30,7 @@ exit code in it:
   1            a general error: an unhandled exception; the flow-run logs have the traceback
   139 (128+11) segmentation fault in native code
   -1           (Prefect 2 Kubernetes worker) the pod never started within pod_watch_timeout_seconds
-It also recognises submission failures (\"Failed to submit flow run to infrastructure\").
+Submission failures (\"Failed to submit flow run to infrastructure\") are worker.submit-failed.
 
 Why it matters: Crashed means the infrastructure failed, not the flow's code raising an exception (that is
 Failed). The exit code says which layer to look at.",
@@ -128,16 +129,9 @@ fn crashed(ctx: &Ctx<'_>) -> Vec<Finding> {
             f = f.kind(Kind::Info);
         }
         f
-    } else if message.contains("submit") {
-        Finding::new(
-            &CRASHED.info,
-            Severity::Error,
-            "The run crashed: the worker could not submit it to its infrastructure",
-        )
-        .detail(format!("The worker failed while creating the run's infrastructure: {quoted}"))
-        .evidence(format!("state Crashed: {quoted}"))
-        .fix("Read the worker's error in the run's logs, and the worker's own logs")
-        .fix(logs)
+    } else if super::logs::is_submit_failure(&message) {
+        // A submission failure: worker.submit-failed quotes the error.
+        return vec![];
     } else {
         Finding::new(&CRASHED.info, Severity::Error, "The run crashed")
             .detail(format!("The run's infrastructure failed: {quoted}"))
@@ -155,6 +149,7 @@ pub const ORPHANED: Check = Check {
         item: Item::Infrastructure,
         backend: Backend::Prefect,
         symptom: true,
+        unexplained: "Everything the Prefect API shows about the pool looks healthy: find the worker that moved the run to Pending in your workers' own logs, around the time it entered Pending.",
         explanation: "\
 What it does: reports a run that has been in PENDING (Pending or Submitting) for longer than
 --pending-threshold while no infrastructure was ever recorded for it (infrastructure_pid is empty).
@@ -215,6 +210,89 @@ fn orphaned(ctx: &Ctx<'_>) -> Vec<Finding> {
     vec![f]
 }
 
+pub const INFRA_NOT_STARTED: Check = Check {
+    info: CheckInfo {
+        id: "run.infra-not-started",
+        title: "infrastructure recorded, but the run never reached Running",
+        kind: Kind::Cause,
+        item: Item::Infrastructure,
+        backend: Backend::Prefect,
+        symptom: true,
+        unexplained: "The Prefect API shows nothing else wrong: the answer is in the infrastructure itself (the commands below).",
+        explanation: "\
+What it does: reports a run that has been in PENDING (Pending, Submitting, InfrastructurePending) for
+longer than --pending-threshold although its worker recorded the infrastructure it created
+(infrastructure_pid), and says what that infrastructure is: a process and its host, a Kubernetes
+namespace/job, an ECS cluster/task, a Docker container.
+
+Why it matters: the worker did its part; whatever runs inside the infrastructure never started the flow
+engine, which is what moves a run to Running. Usual reasons: the pod or task cannot start (image pull,
+scheduling, quota, capacity), the container cannot reach PREFECT_API_URL or its API key is rejected, or
+the command does not start the flow at all. Prefect 3's Kubernetes and ECS workers return as soon as
+the job/task exists, so without their observer nothing ever marks such a run Crashed.",
+        remediation: &[
+            "Look at the infrastructure itself (the finding gives the exact kubectl / aws / ps command)",
+            "Check the job template's command and image: prefect work-pool inspect <POOL>",
+            "Read the run's logs: prefect flow-run logs <RUN_ID>",
+        ],
+    },
+    run: infra_not_started,
+};
+
+fn infra_not_started(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let run = ctx.run();
+    let Some(pid) = run.infrastructure_pid.as_deref().filter(|p| !p.is_empty()) else { return vec![] };
+    if ctx.phase() != Phase::Pending {
+        return vec![];
+    }
+    let Some(for_) = ctx.in_state_for().filter(|d| *d > ctx.thresholds.pending) else { return vec![] };
+    let pool_type = ctx.pool().and_then(|p| p.pool_type.as_deref());
+    let infra = crate::infra::parse(pid, pool_type);
+    let state = run.state_name();
+    let why = match (state.as_str(), &infra) {
+        ("InfrastructurePending", _) => {
+            "the observer reports it still pending: the pod or task cannot start (image pull, \
+             scheduling, quota or capacity)"
+        }
+        (_, crate::infra::Infra::Process { .. }) => {
+            "the flow engine never reported Running from it: its command may not start the flow, or the \
+             process cannot reach PREFECT_API_URL or is refused by it"
+        }
+        _ => {
+            "the flow engine inside it never reported Running: the command may not start the flow, the \
+             container may not reach PREFECT_API_URL or be refused by it, or it may not start at all"
+        }
+    };
+    let mut f = Finding::new(
+        &INFRA_NOT_STARTED.info,
+        Severity::Error,
+        format!("{} was created, but the run is still {state} after {}", capitalise(&infra.describe()), human(for_)),
+    )
+    .detail(format!("The worker created {} for the run {} ago; {why}.", infra.describe(), human(for_)))
+    .evidence(format!("infrastructure_pid: {pid} ({})", infra.describe()))
+    .evidence(format!(
+        "state {state} since {} ({} ago; threshold {})",
+        ctx.state_since().map(|t| t.to_string()).unwrap_or_default(),
+        human(for_),
+        human(ctx.thresholds.pending)
+    ));
+    if let Some(m) = run.state.as_ref().and_then(|s| s.message.as_deref()).filter(|m| !m.is_empty()) {
+        f = f.evidence(format!("state message: {m}"));
+    }
+    for cmd in infra.inspect(&run.id) {
+        f = f.fix(cmd);
+    }
+    if let Some(p) = ctx.pool_name() {
+        f = f.fix(format!("Check the job template's command and image: prefect work-pool inspect {}", sh(p)));
+    }
+    vec![f.fix(format!("Read the run's logs: prefect flow-run logs {}", run.id)).subject(infra.subject())]
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
 pub const LATE: Check = Check {
     info: CheckInfo {
         id: "run.late",
@@ -223,6 +301,7 @@ pub const LATE: Check = Check {
         item: Item::QueuePolled,
         backend: Backend::Prefect,
         symptom: true,
+        unexplained: "Everything the Prefect API shows looks healthy. What it cannot show: a worker whose own --limit is full (it logs \"Flow run limit reached\"), a worker that polls but fails before claiming the run (its own logs), or workers connected to another Prefect API.",
         explanation: "\
 What it does: reports a run still SCHEDULED (Scheduled or Late) more than --late-threshold after its
 scheduled time. Prefect marks it Late 15 s after that time; unstuck waits for the threshold.
@@ -331,6 +410,18 @@ mod tests {
         assert!(findings(&Scenario::pending(60).build(), "run.orphaned").is_empty());
         let with_infra = Scenario::pending(900).run(|r| r.infrastructure_pid = Some("host:123".into())).build();
         assert!(findings(&with_infra, "run.orphaned").is_empty());
+    }
+
+    /// Submitting past the threshold with a process pid: infra-not-started names the process.
+    #[test]
+    fn infra_not_started() {
+        let ev =
+            Scenario::pending_named("Submitting", 900).run(|r| r.infrastructure_pid = Some("17343".into())).build();
+        let f = findings(&ev, "run.infra-not-started");
+        assert_eq!(f.len(), 1);
+        assert!(f[0].title.starts_with("Process 17343 on the worker's host was created"), "{}", f[0].title);
+        assert!(f[0].remediation[0].contains("ps -o pid,etime,args -p 17343"));
+        assert!(findings(&ev, "run.orphaned").is_empty());
     }
 
     /// Late past the threshold; a run due in the future is not late.

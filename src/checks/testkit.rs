@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Ctx, Finding};
-use crate::evidence::{Flavor, Part, RunEvidence, ServerInfo, Thresholds};
+use crate::evidence::{Concurrency, Flavor, Part, RunEvidence, ServerInfo, Thresholds};
 use crate::prefect::types::{Deployment, Flow, FlowRun, State, StateDetails, StateType, WorkPool, WorkQueue, Worker};
 
 /// Every check id in SPEC 7, by section. Ids must never be renamed or reused.
@@ -165,6 +165,10 @@ impl Scenario {
                 work_pool_name: Some("p".into()),
             }]),
             workers: Part::ok(vec![worker("w1", 5, 30.0, "ONLINE")]),
+            logs: Part::ok(vec![]),
+            worker_events: Part::ok(vec![]),
+            concurrency: Concurrency::default(),
+            observation: None,
         };
         Scenario { ev }
     }

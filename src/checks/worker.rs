@@ -10,6 +10,7 @@ pub const NONE: Check = Check {
         item: Item::WorkerAlive,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: looks at the worker records of the run's work pool. A worker creates its record with its
 first heartbeat, so an empty list means no worker has ever connected to this pool.
@@ -70,6 +71,7 @@ pub const OFFLINE: Check = Check {
         item: Item::WorkerAlive,
         backend: Backend::Prefect,
         symptom: false,
+        unexplained: "",
         explanation: "\
 What it does: judges each worker of the run's pool from its last heartbeat and heartbeat interval, the way
 Prefect's foreman does (offline after 3 missed heartbeats; 30 s interval when none is recorded). The

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::client::{ApiError, Client};
-use super::types::{Deployment, Flow, FlowRun, State, WorkPool, WorkQueue, Worker};
-use crate::evidence::{ClockReading, Flavor, Part, RunEvidence, ServerInfo};
+use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
+use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
 use crate::redact::Redactor;
 
 /// The server's page size limit (`PREFECT_SERVER_API_DEFAULT_LIMIT`, also its maximum).
@@ -159,14 +159,29 @@ async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectEr
     }
 }
 
+/// What to collect besides the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Sample queue polls and worker heartbeats for this long (`--observe`).
+    pub observe: Option<std::time::Duration>,
+}
+
+/// At most this many slot holders get their logs read (one or two requests each).
+pub const HOLDER_LOG_CAP: usize = 50;
+/// Concurrent requests for per-holder reads.
+const FAN_OUT: usize = 8;
+
 /// Collects the evidence for one run.
 pub async fn collect_run(
     client: &Client,
     run_ref: &RunRef,
     cloud: bool,
     redactor: &Redactor,
+    opts: Options,
+    progress: &crate::progress::Progress,
 ) -> Result<RunEvidence, CollectError> {
     // Round 1: the version probe and the run itself are independent.
+    progress.set("reading the flow run");
     let (version, run) = join(server_version(client, cloud), resolve_run(client, run_ref)).await;
     let version = match (version, &run) {
         (Err(e), _) if e.is_fatal() => return Err(e.into()),
@@ -187,6 +202,7 @@ pub async fn collect_run(
     let server = server_info(client, version, cloud);
 
     // Round 2: everything keyed by the run, concurrently.
+    progress.set("reading states, pool, queues, workers, logs");
     let states = async {
         client.get::<Vec<State>>(&format!("/flow_run_states/?flow_run_id={}", run.id)).await.map(|mut states| {
             states.sort_by_key(|s| s.timestamp);
@@ -209,10 +225,11 @@ pub async fn collect_run(
         }
     };
     let pool_name = run.work_pool_name.clone();
+    const NO_POOL: &str = "the run is not in a work pool";
     let pool = async {
         match &pool_name {
             Some(p) => part(client.get::<WorkPool>(&format!("/work_pools/{}", seg(p))).await),
-            None => Part::skipped("the run is not in a work pool"),
+            None => Part::skipped(NO_POOL),
         }
     };
     let queues = async {
@@ -220,7 +237,7 @@ pub async fn collect_run(
             Some(p) => {
                 part(paged::<WorkQueue>(client, &format!("/work_pools/{}/queues/filter", seg(p)), json!({})).await)
             }
-            None => Part::skipped("the run is not in a work pool"),
+            None => Part::skipped(NO_POOL),
         }
     };
     let workers = async {
@@ -228,11 +245,32 @@ pub async fn collect_run(
             Some(p) => {
                 part(paged::<Worker>(client, &format!("/work_pools/{}/workers/filter", seg(p)), json!({})).await)
             }
-            None => Part::skipped("the run is not in a work pool"),
+            None => Part::skipped(NO_POOL),
         }
     };
-    let (states, flow, deployment, pool, queues, workers) =
-        tokio::join!(states, flow, deployment, pool, queues, workers);
+    let logs = async { part(run_logs(client, &run.id, redactor).await) };
+    let events = async {
+        if server.flavor == Flavor::V2 {
+            Part::skipped("Prefect 2 servers keep no worker events unless PREFECT_EXPERIMENTAL_EVENTS is on")
+        } else {
+            part(worker_events(client, &run.id).await)
+        }
+    };
+    let (states, flow, deployment, pool, queues, workers, logs, worker_events) =
+        tokio::join!(states, flow, deployment, pool, queues, workers, logs, events);
+
+    // Round 3: the holders of the limits that are set; round 4: their logs.
+    progress.set("reading concurrency slot holders");
+    let mut concurrency = holders(client, &run, &pool, &queues, &deployment).await;
+    concurrency.holder_logs = holder_logs(client, &concurrency, server.flavor, redactor).await;
+
+    let observation = match (opts.observe, &pool_name) {
+        (Some(window), Some(p)) => {
+            progress.set(&format!("observing polls and heartbeats for {}", humantime::format_duration(window)));
+            Some(super::observe::observe(client, p, window).await)
+        }
+        _ => None,
+    };
 
     Ok(RunEvidence {
         server,
@@ -243,7 +281,152 @@ pub async fn collect_run(
         work_pool: pool,
         work_queues: queues,
         workers,
+        logs,
+        worker_events,
+        concurrency,
+        observation,
     })
+}
+
+/// The first 200 and the last 200 lines of a run's logs, oldest first, redacted.
+pub async fn run_logs(client: &Client, run_id: &str, redactor: &Redactor) -> Result<Vec<LogLine>, ApiError> {
+    let body = |sort: &str, limit: usize| json!({"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": sort, "limit": limit, "offset": 0});
+    let (first, last) = join(
+        client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_ASC", PAGE)),
+        client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_DESC", PAGE)),
+    )
+    .await;
+    let mut lines = first?;
+    if lines.len() == PAGE {
+        let mut tail = last?;
+        tail.reverse();
+        let seen: std::collections::HashSet<(Option<jiff::Timestamp>, String)> =
+            lines.iter().map(|l| (l.timestamp, l.message.clone())).collect();
+        lines.extend(tail.into_iter().filter(|l| !seen.contains(&(l.timestamp, l.message.clone()))));
+    }
+    for l in &mut lines {
+        l.message = redactor.redact(&l.message).into_owned();
+    }
+    Ok(lines)
+}
+
+/// `prefect.worker.*` events related to the run, oldest first (at most 50: one page).
+async fn worker_events(client: &Client, run_id: &str) -> Result<Vec<WorkerEvent>, ApiError> {
+    let body = json!({
+        "filter": {
+            "event": {"prefix": ["prefect.worker."]},
+            "related": {"id": [format!("prefect.flow-run.{run_id}")]},
+            "order": "ASC",
+        },
+        "limit": 50,
+    });
+    let page: EventPage = client.post("/events/filter", &body).await?;
+    Ok(page.events.into_iter().map(|e| e.into_worker_event()).collect())
+}
+
+/// Slot-holding states: a pool counts PENDING and RUNNING; queues and deployments also CANCELLING.
+pub const POOL_HOLDING: &[&str] = &["PENDING", "RUNNING"];
+pub const QUEUE_HOLDING: &[&str] = &["PENDING", "RUNNING", "CANCELLING"];
+
+/// Every run matching `filter` in `states`, oldest expected start first, paged at the server's limit.
+pub async fn runs_in_states(
+    client: &Client,
+    mut filter: serde_json::Value,
+    states: &[&str],
+) -> Result<Vec<FlowRun>, ApiError> {
+    filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
+    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
+    paged::<FlowRun>(client, "/flow_runs/filter", filter).await
+}
+
+async fn holders(
+    client: &Client,
+    run: &FlowRun,
+    pool: &Part<WorkPool>,
+    queues: &Part<Vec<WorkQueue>>,
+    deployment: &Part<Deployment>,
+) -> Concurrency {
+    let no_limit = |what: &str| Part::skipped(format!("the {what} has no concurrency limit"));
+    let pool_holders = async {
+        match pool.value() {
+            Some(p) if p.concurrency_limit.is_some() => {
+                part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
+            }
+            Some(_) => no_limit("work pool"),
+            None => Part::skipped("the work pool could not be read"),
+        }
+    };
+    let queue = queues.value().and_then(|qs| {
+        qs.iter()
+            .find(|q| q.id.is_some() && q.id == run.work_queue_id)
+            .or_else(|| qs.iter().find(|q| Some(q.name.as_str()) == run.work_queue_name.as_deref()))
+    });
+    let queue_holders = async {
+        match (queue, pool.value()) {
+            (Some(q), Some(p)) if q.concurrency_limit.is_some() => part(
+                runs_in_states(
+                    client,
+                    json!({"work_pools": {"name": {"any_": [p.name]}}, "work_pool_queues": {"name": {"any_": [q.name]}}}),
+                    QUEUE_HOLDING,
+                )
+                .await,
+            ),
+            (Some(_), _) => no_limit("work queue"),
+            _ => Part::skipped("the run's work queue could not be read"),
+        }
+    };
+    let deployment_holders = async {
+        match deployment.value() {
+            Some(d) if d.global_concurrency_limit.as_ref().is_some_and(|l| l.limit.is_some()) => {
+                part(runs_in_states(client, json!({"deployments": {"id": {"any_": [d.id]}}}), QUEUE_HOLDING).await)
+            }
+            Some(_) => no_limit("deployment"),
+            None => Part::skipped("the deployment could not be read"),
+        }
+    };
+    let (pool_holders, queue_holders, deployment_holders) =
+        tokio::join!(pool_holders, queue_holders, deployment_holders);
+    Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Part::skipped("no slot holders") }
+}
+
+/// For each holder (up to the cap): its first 10 log lines (the worker's "submitting" line) and its
+/// latest line (is it still talking?). Prefect 3 holders carry their worker in labels, so only
+/// Running ones are read there.
+pub async fn holder_logs(client: &Client, c: &Concurrency, flavor: Flavor, redactor: &Redactor) -> Part<Vec<RunLogs>> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let wanted: Vec<&FlowRun> = c
+        .all_holders()
+        .into_iter()
+        .filter(|r| {
+            flavor == Flavor::V2 || r.state_type() == Some(&super::types::StateType::Running) || r.labels.is_empty()
+        })
+        .take(HOLDER_LOG_CAP)
+        .collect();
+    if wanted.is_empty() {
+        return Part::skipped("no slot holder needs its logs read");
+    }
+    let fetch = |run: &FlowRun| {
+        let id = run.id.clone();
+        async move {
+            let body = |sort: &str, limit: usize| json!({"logs": {"flow_run_id": {"any_": [id]}}, "sort": sort, "limit": limit, "offset": 0});
+            let (first, last) = join(
+                client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_ASC", 10)),
+                client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_DESC", 1)),
+            )
+            .await;
+            let mut lines = first?;
+            for l in last? {
+                if !lines.iter().any(|x| x.timestamp == l.timestamp && x.message == l.message) {
+                    lines.push(l);
+                }
+            }
+            for l in &mut lines {
+                l.message = redactor.redact(&l.message).into_owned();
+            }
+            Ok::<_, ApiError>(RunLogs { run_id: id, lines })
+        }
+    };
+    part(stream::iter(wanted).map(fetch).buffer_unordered(FAN_OUT).try_collect::<Vec<_>>().await)
 }
 
 fn redact_run(run: &mut FlowRun, redactor: &Redactor) {

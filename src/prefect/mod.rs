@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod collect;
+pub mod observe;
 pub mod readonly;
 pub mod types;

@@ -230,6 +230,9 @@ fn yes() -> bool {
 pub struct ConcurrencyOptions {
     #[serde(default)]
     pub collision_strategy: Option<String>,
+    /// How long a slot's lease lasts before the run starts (default 300 s on the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -316,6 +319,48 @@ pub struct LogLine {
     pub message: String,
     #[serde(default, deserialize_with = "opt_ts")]
     pub timestamp: Option<Timestamp>,
+}
+
+/// A `prefect.worker.*` event about a flow run (Prefect 3 and Cloud): which worker submitted or
+/// executed it. Read from `/events/filter`; only the fields unstuck uses are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerEvent {
+    /// `prefect.worker.submitted-flow-run`, `prefect.worker.executed-flow-run`, ...
+    pub event: String,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub occurred: Option<Timestamp>,
+    /// The worker's name (`prefect.resource.name` of the event's resource).
+    pub worker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_type: Option<String>,
+}
+
+/// One page of `/events/filter`, as the server sends it.
+#[derive(Debug, Deserialize)]
+pub struct EventPage {
+    #[serde(default)]
+    pub events: Vec<RawEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawEvent {
+    pub event: String,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub occurred: Option<Timestamp>,
+    #[serde(default)]
+    pub resource: BTreeMap<String, serde_json::Value>,
+}
+
+impl RawEvent {
+    pub fn into_worker_event(self) -> WorkerEvent {
+        let get = |k: &str| self.resource.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        WorkerEvent {
+            worker: get("prefect.resource.name"),
+            worker_type: get("prefect.worker-type"),
+            event: self.event,
+            occurred: self.occurred,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::fmt::{ago, human};
+use super::fmt::{ago, count, human};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, rank, status_of};
 use crate::checks::{self, Ctx, Finding, Item, Kind, Phase, Severity};
 use crate::evidence::{Part, RunEvidence, SourceRecord, Thresholds, ToolInfo};
@@ -110,15 +110,23 @@ pub fn build(
     // A symptom that is primary says what could not be checked.
     if let Some(top) = findings.first_mut() {
         if top.finding.info().is_some_and(|i| i.symptom) && top.finding.kind == Kind::Cause {
-            let unchecked: Vec<String> = checklist
-                .iter()
-                .filter(|c| c.status == ItemStatus::Unknown)
-                .map(|c| format!("{} ({})", c.id, c.detail))
-                .collect();
+            // Items that could not be judged, grouped by the reason.
+            let mut unchecked: Vec<(Vec<&str>, &str)> = Vec::new();
+            for c in checklist.iter().filter(|c| c.status == ItemStatus::Unknown) {
+                match unchecked.iter_mut().find(|(_, why)| *why == c.detail) {
+                    Some((ids, _)) => ids.push(c.id),
+                    None => unchecked.push((vec![c.id], &c.detail)),
+                }
+            }
+            let unchecked: Vec<String> =
+                unchecked.into_iter().map(|(ids, why)| format!("{} ({why})", ids.join(", "))).collect();
             if !unchecked.is_empty() {
                 top.finding.detail.push_str(" Nothing checked explains it; not checked: ");
                 top.finding.detail.push_str(&unchecked.join("; "));
                 top.finding.detail.push('.');
+            } else if let Some(text) = top.finding.info().map(|i| i.unexplained).filter(|t| !t.is_empty()) {
+                top.finding.detail.push(' ');
+                top.finding.detail.push_str(text);
             }
         }
     }
@@ -280,8 +288,10 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
     let pool_type = ctx.pool().and_then(|p| p.pool_type.clone()).unwrap_or_else(|| "unknown".into());
     let not_claimed = phase.needs_poll();
     let started = ctx.run().start_time.is_some() || matches!(phase, Phase::Running | Phase::Cancelling | Phase::Paused);
-    let infra_ref =
-        ctx.run().infrastructure_pid.as_deref().map(|p| format!(" (infrastructure {p})")).unwrap_or_default();
+    let infra_what = match ctx.run().infrastructure_pid.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => crate::infra::parse(p, ctx.pool().and_then(|p| p.pool_type.as_deref())).describe(),
+        None => format!("the run's infrastructure ({pool_type} pool)"),
+    };
     let explained_by = |ids: &[&str]| findings.iter().find(|f| ids.contains(&f.finding.id)).map(|f| f.finding.id);
     match item {
         Item::Api => (Pass, ctx.ev.server.describe()),
@@ -306,14 +316,14 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
                 Some(t) => (
                     Pass,
                     format!(
-                        "{} of {} worker(s) online; newest heartbeat {}",
+                        "{} of {} online; newest heartbeat {}",
                         online.len(),
-                        workers.len(),
+                        count(workers.len(), "worker"),
                         ago(ctx.since(t))
                     ),
                 ),
                 None if workers.is_empty() => (Fail, "no worker has ever polled the pool".into()),
-                None => (Fail, format!("all {} worker(s) offline", workers.len())),
+                None => (Fail, format!("all {} offline", count(workers.len(), "worker"))),
             }
         }
         Item::QueuePolled => {
@@ -339,9 +349,7 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
             let paused = if pool.is_paused || queue.is_paused { "paused" } else { "not paused" };
             (Pass, format!("queue '{}' {polled}; pool and queue {paused}", queue.name))
         }
-        Item::Concurrency => {
-            (Unknown, "slot holders of the pool, queue and deployment limits are not inspected by this version".into())
-        }
+        Item::Concurrency => concurrency_facts(ctx),
         Item::Infrastructure => {
             let pid = ctx.run().infrastructure_pid.as_deref().filter(|p| !p.is_empty());
             let for_ = human(ctx.in_state_for().unwrap_or_default());
@@ -370,22 +378,102 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[RankedFinding]) -> (ItemStatus, 
             if not_claimed {
                 return (NotApplicable, "no infrastructure yet: the run has not been claimed".into());
             }
-            if started && item != Item::Permissions {
-                return (Pass, "the run started, so its infrastructure came up".into());
-            }
             if pool_type == "process" && item == Item::ImagePull {
                 return (NotApplicable, "process pools run no container image".into());
             }
-            (
-                Unknown,
-                format!(
-                    "needs the run's infrastructure{infra_ref} ({pool_type} pool), which this version does not inspect"
-                ),
-            )
+            if started && item != Item::Permissions {
+                return (Pass, "the run started, so its infrastructure came up".into());
+            }
+            (Unknown, format!("{infra_what} is not inspected: unstuck reads the Prefect API only"))
         }
-        Item::Logs => (Unknown, "flow-run and worker logs are not read by this version".into()),
-        Item::PollFrequency | Item::DuplicatePollers => {
-            (Unknown, "poll rates and concurrent pollers are not measured by this version".into())
+        Item::Logs => match &ctx.ev.logs {
+            Part::Ok { value } if value.is_empty() => (Pass, "the run has no log lines yet".into()),
+            Part::Ok { value } => {
+                (Pass, format!("{} read; no submission, API or import errors", count(value.len(), "log line")))
+            }
+            other => (Unknown, other.why_missing("the run's logs").unwrap_or_default()),
+        },
+        Item::PollFrequency | Item::DuplicatePollers if !phase.awaiting_start() => {
+            (NotApplicable, "the run is past waiting for a worker".into())
+        }
+        Item::PollFrequency => {
+            if ctx.workers().is_none() {
+                return (Unknown, ctx.ev.workers.why_missing("the pool's workers").unwrap_or_default());
+            }
+            let online = ctx.online_workers();
+            if online.is_empty() {
+                return (NotApplicable, "no live worker to judge".into());
+            }
+            let mut beats: Vec<String> = online
+                .iter()
+                .map(|w| w.heartbeat_interval_seconds.map(|s| format!("{s}s")).unwrap_or_else(|| "?".into()))
+                .collect();
+            beats.sort();
+            beats.dedup();
+            let mut detail = format!("heartbeat interval {}", beats.join(", "));
+            let observed: Vec<String> = checks::observed_poll_intervals(ctx)
+                .into_iter()
+                .filter_map(|(q, _, mean)| mean.map(|m| format!("queue '{q}' polled every {m:.1}s")))
+                .collect();
+            if observed.is_empty() {
+                detail.push_str(" (poll rate not measured: --observe 30s measures it)");
+            } else {
+                detail.push_str(&format!("; observed: {}", observed.join(", ")));
+            }
+            (Pass, detail)
+        }
+        Item::DuplicatePollers => {
+            if ctx.workers().is_none() {
+                return (Unknown, ctx.ev.workers.why_missing("the pool's workers").unwrap_or_default());
+            }
+            let n = ctx.online_workers().len();
+            let logs = if ctx.ev.logs.value().is_some() { "; no race in this run's logs" } else { "" };
+            (Pass, format!("{} in the pool{logs}", count(n, "live worker")))
         }
     }
+}
+
+/// The limits that apply to the run and how full they are.
+fn concurrency_facts(ctx: &Ctx<'_>) -> (ItemStatus, String) {
+    use ItemStatus::*;
+    let c = &ctx.ev.concurrency;
+    let mut facts = Vec::new();
+    let mut unknown = Vec::new();
+    let usage = |limit: Option<u64>, active: Option<u64>, holders: &Part<Vec<crate::prefect::types::FlowRun>>| {
+        limit.map(|l| (l, active.or(holders.value().map(|h| h.len() as u64))))
+    };
+    match ctx.pool() {
+        Some(p) => match usage(p.concurrency_limit, p.active_slots, &c.pool_holders) {
+            Some((l, Some(a))) => facts.push(format!("pool {a}/{l}")),
+            Some((_, None)) => unknown.push(c.pool_holders.why_missing("the pool's slot holders").unwrap_or_default()),
+            None => facts.push("pool unlimited".into()),
+        },
+        None if ctx.run().work_pool_name.is_some() => unknown.push("the work pool could not be read".into()),
+        None => {}
+    }
+    if let Some(q) = ctx.queue() {
+        match usage(q.concurrency_limit, q.active_slots, &c.queue_holders) {
+            Some((l, Some(a))) => facts.push(format!("queue {a}/{l}")),
+            Some((_, None)) => {
+                unknown.push(c.queue_holders.why_missing("the queue's slot holders").unwrap_or_default())
+            }
+            None => facts.push("queue unlimited".into()),
+        }
+    }
+    match ctx.ev.deployment.value().map(|d| d.global_concurrency_limit.as_ref()) {
+        Some(Some(g)) => match (g.limit, g.active_slots) {
+            (Some(l), Some(a)) => facts.push(format!("deployment {a}/{l}")),
+            _ => facts.push("deployment limit unreadable".into()),
+        },
+        Some(None) if ctx.ev.server.flavor == crate::evidence::Flavor::V2 => {
+            facts.push("deployment limits need Prefect 3".into())
+        }
+        Some(None) => facts.push("deployment unlimited".into()),
+        None => {}
+    }
+    if !unknown.is_empty() {
+        return (Unknown, unknown.join("; "));
+    }
+    let prefix = if ctx.phase().needs_poll() { "slots free" } else { "the run needs no new slot" };
+    (Pass, format!("{prefix}: {}", facts.join(", ")))
 }

@@ -60,7 +60,7 @@ pub fn finding_ids(v: &Value) -> Vec<String> {
 }
 
 /// Runs doctor as JSON and as a plain table, checks the exit code, snapshots both, returns the JSON.
-fn doctor(s: &Server, name: &str, run: &str, extra: &[&str], code: i32) -> Value {
+pub fn doctor(s: &Server, name: &str, run: &str, extra: &[&str], code: i32) -> Value {
     let mut args = vec!["doctor", run, "-o", "json"];
     args.extend(extra);
     let json = s.unstuck(&args);
@@ -77,6 +77,12 @@ fn doctor(s: &Server, name: &str, run: &str, extra: &[&str], code: i32) -> Value
     if let Some(Value::String(pid)) = pid {
         j = j.replace(&pid, "[INFRA_PID]");
         t = t.replace(&pid, "[INFRA_PID]");
+        // Findings name the parsed parts too ("process 28012 on host vm").
+        for part in pid.split(':').filter(|p| !p.is_empty()) {
+            let re = regex::Regex::new(&format!(r"\b{}\b", regex::escape(part))).expect("regex");
+            j = re.replace_all(&j, "[INFRA]").into_owned();
+            t = re.replace_all(&t, "[INFRA]").into_owned();
+        }
     }
     // Prefect names runs at random ("grinning-chimera").
     if let Some(name) = v["target"]["name"].as_str() {
@@ -118,6 +124,11 @@ fn no_worker(s: &Server) {
     assert_eq!(item(&v, "worker-alive"), "fail");
     assert_eq!(item(&v, "queue-polled"), "fail");
     assert_eq!(v["findings"][0]["subject"], format!("work-pool/{}", pool.name));
+    let md = s.unstuck(&["doctor", &run.id, "-o", "markdown"]);
+    md.expect_code(2);
+    assert!(md.stdout.starts_with("## unstuck doctor: `"), "{}", md.stdout);
+    assert!(md.stdout.contains("| ❌ | `worker-alive` |"), "{}", md.stdout);
+    assert!(md.stdout.contains(&format!("`prefect worker start --pool {}`", pool.name)), "{}", md.stdout);
 }
 
 /// A Late run whose pool's only worker stopped heartbeating (interval 1 s, last beat 3.5 s ago).
@@ -256,7 +267,8 @@ fn late_unexplained(s: &Server) {
     assert_eq!(item(&v, "worker-alive"), "pass");
     assert_eq!(item(&v, "queue-polled"), "pass");
     let detail = v["findings"][0]["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("not checked: concurrency"), "{detail}");
+    assert!(detail.contains("Everything the Prefect API shows looks healthy"), "{detail}");
+    assert!(detail.contains("Flow run limit reached"), "{detail}");
 }
 
 /// A real process worker runs a job whose command exits 137 (the pool's command is `python -c exit(137)`).

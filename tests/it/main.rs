@@ -2,6 +2,7 @@
 //! injected by a proxy, secrets, evidence bundles, schemas and completions.
 
 mod bundles;
+mod checklist_real;
 mod cli;
 mod doctor_real;
 mod faults;

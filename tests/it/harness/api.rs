@@ -182,7 +182,8 @@ impl Api {
     /// marked it Late (it does so 15 s after the scheduled time, checking every 5 s).
     pub fn late_run(&self, dep: &Deployment, secs_ago: i64) -> Run {
         let run = self.run(dep, -secs_ago);
-        super::wait_for("the server to mark the run Late", Duration::from_secs(60), || {
+        // The service lags when the machine is busy (the suite runs workers in parallel).
+        super::wait_for("the server to mark the run Late", Duration::from_secs(150), || {
             (self.run_state(&run).1 == "Late").then_some(())
         });
         run
@@ -203,6 +204,43 @@ impl Api {
         }
     }
 
+    /// Proposes a state the way a worker or engine does (no force): the server may refuse it.
+    pub fn propose_state(&self, run: &Run, state: Value) -> Value {
+        self.post(&format!("/flow_runs/{}/set_state", run.id), json!({"state": state}))
+    }
+
+    /// Writes a line to the run's logs, as a worker or an observer does.
+    pub fn log(&self, run: &Run, logger: &str, level: u8, message: &str) {
+        let line =
+            json!({"name": logger, "level": level, "message": message, "timestamp": ts(0), "flow_run_id": run.id});
+        self.post("/logs/", json!([line]));
+    }
+
+    pub fn set_pool_limit(&self, pool: &Pool, limit: u32) {
+        self.patch(&format!("/work_pools/{}", pool.name), json!({"concurrency_limit": limit}));
+    }
+
+    pub fn set_queue_limit(&self, pool: &Pool, queue: &str, limit: u32) {
+        let id = self.queue_id(pool, queue);
+        self.patch(&format!("/work_queues/{id}"), json!({"concurrency_limit": limit}));
+    }
+
+    /// Waits until a line containing `text` has reached the run's logs (workers ship logs in batches).
+    pub fn wait_log(&self, run: &Run, text: &str) {
+        super::wait_for(&format!("a log line with {text:?}"), Duration::from_secs(30), || {
+            let logs = self.post("/logs/filter", json!({"logs": {"flow_run_id": {"any_": [run.id]}}, "limit": 200}));
+            logs.as_array()?.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains(text))).then_some(())
+        });
+    }
+
+    /// The run's infrastructure pid once a worker has recorded it (`host:pid` on Prefect 2).
+    pub fn wait_infra_pid(&self, run: &Run, timeout: Duration) -> u32 {
+        super::wait_for("the worker to record the run's infrastructure", timeout, || {
+            let pid = self.get(&format!("/flow_runs/{}", run.id))["infrastructure_pid"].as_str().map(str::to_string)?;
+            pid.rsplit(':').next().and_then(|p| p.parse().ok())
+        })
+    }
+
     pub fn set_state(&self, run: &Run, state: Value) {
         let r = self.post(&format!("/flow_runs/{}/set_state", run.id), json!({"state": state, "force": true}));
         assert_eq!(r["status"], "ACCEPT", "set_state {state}: {r}");
@@ -216,9 +254,19 @@ impl Api {
         );
     }
 
-    /// Polls the pool's named queues the way a worker does (marks them polled).
+    /// Polls the pool's named queues the way a worker does, and waits until the server has recorded
+    /// the poll (Prefect 3 records it in a background task).
     pub fn poll(&self, pool: &Pool, queues: &[&str]) {
+        let before = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
         self.post(&format!("/work_pools/{}/get_scheduled_flow_runs", pool.name), json!({"work_queue_names": queues}));
+        for q in queues {
+            super::wait_for(&format!("queue {q} to be marked polled"), Duration::from_secs(30), || {
+                let polled = self.get(&format!("/work_pools/{}/queues/{q}", pool.name))["last_polled"]
+                    .as_str()
+                    .map(str::to_string)?;
+                (polled.parse::<jiff::Timestamp>().ok()? >= before).then_some(())
+            });
+        }
     }
 
     pub fn pause_pool(&self, pool: &Pool) {

@@ -208,8 +208,27 @@ impl Drop for TempDir {
     }
 }
 
+/// Processes a worker started in their own session (Prefect 3 starts jobs with `start_new_session`),
+/// killed by PID when the test ends, whatever happened to the worker.
+#[derive(Default)]
+pub struct JobPids(pub Vec<u32>);
+
+impl Drop for JobPids {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).stderr(std::process::Stdio::null()).status();
+        }
+    }
+}
+
+/// The flows the real workers run (fixtures/flows).
+pub fn flows_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("flows")
+}
+
 /// A real `prefect worker start --type process` process, stopped (with its process group) on drop.
 pub struct WorkerProc {
+    pub name: String,
     child: std::process::Child,
     _home: TempDir,
 }
@@ -243,16 +262,35 @@ impl WorkerProc {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start prefect worker");
-        WorkerProc { child, _home: home }
+        WorkerProc { name, child, _home: home }
+    }
+
+    /// Waits until the worker's heartbeat has reached the server.
+    pub fn wait_online(&self, api: &Api, pool: &str, timeout: Duration) {
+        wait_for(&format!("worker {} to heartbeat", self.name), timeout, || {
+            let workers = api.post(&format!("/work_pools/{pool}/workers/filter"), serde_json::json!({}));
+            workers.as_array()?.iter().any(|w| w["name"] == self.name.as_str()).then_some(())
+        });
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Sends SIGKILL to the worker process alone, as when it is OOM-killed: its jobs live on.
+    pub fn kill_worker_only(&self) {
+        let _ =
+            Command::new("kill").arg("-KILL").arg(self.pid().to_string()).stderr(std::process::Stdio::null()).status();
+    }
+
     /// Sends `signal` (e.g. "KILL") to the worker's whole process group.
     pub fn signal(&self, signal: &str) {
-        let _ = Command::new("kill").arg(format!("-{signal}")).arg("--").arg(format!("-{}", self.pid())).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .arg(format!("-{}", self.pid()))
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 
     /// Waits for the worker to exit on its own (`--run-once`).

@@ -10,11 +10,18 @@ static FILTERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[UUID]"),
         (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", "[TIME]"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b\d{2}:\d{2}:\d{2}\b", "[HH:MM:SS]"),
         (r"\b(flow|dep|pool|nowork|offline|notpolled|paused|qpaused|deppaused|depmissing|orphan|late|crash|running|done|secret|csrf|slow|garbage|retry|proxy|bundle|[a-z]+)-[0-9a-f]{8}\b", "$1-[N]"),
         (r"\b\d+ ms\b", "[N] ms"),
         (r"\b\d+ requests\b", "[N] requests"),
+        // Workers ship log lines in batches: how many arrived depends on timing.
+        (r"\b\d+ log lines?\b", "[N] log lines"),
         (r"(<1s|\b\d+(d|h|m|s)( \d+(h|m|s))?)\b", "[DUR]"),
         (r"\b(pid|process) \d+\b", "$1 [PID]"),
+        // The server's foreman updates the stored status every 15 s: when depends on timing.
+        (r"stored status (ONLINE|OFFLINE)", "stored status [STATUS]"),
+        // Prefect names runs at random ("grinning-chimera"); holders of slots are named too.
+        (r"(?i)\b(run) '[a-z]+-[a-z]+'", "$1 '[RUN_NAME]'"),
     ]
     .into_iter()
     .map(|(re, with)| (Regex::new(re).expect("filter regex"), with))

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub enum Fault {
     /// Forward to the real server.
     Pass,
+    /// Forward, then set these response headers (e.g. a skewed `date`).
+    PassWithHeaders(Vec<(&'static str, String)>),
     /// Wait, then forward.
     Delay(Duration),
     /// Answer without forwarding.
@@ -121,6 +123,7 @@ fn handle(
         s.len() - 1
     };
     let mut conn = conn;
+    let mut overrides = vec![];
     match rule(&req, nth) {
         Fault::Reset => return Ok(()),
         Fault::Respond { status, headers, body } => {
@@ -133,6 +136,7 @@ fn handle(
             return conn.flush();
         }
         Fault::Delay(d) => thread::sleep(d),
+        Fault::PassWithHeaders(h) => overrides = h,
         Fault::Pass => {}
     }
     let mut up = http.request(method.parse().unwrap_or(reqwest::Method::GET), format!("{upstream}{rel}"));
@@ -152,9 +156,12 @@ fn handle(
     let mut pass_headers = String::new();
     for (k, v) in resp.headers() {
         let k = k.as_str();
-        if ["content-type", "date", "retry-after", "location"].contains(&k) {
+        if ["content-type", "date", "retry-after", "location"].contains(&k) && !overrides.iter().any(|(o, _)| *o == k) {
             pass_headers.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or("")));
         }
+    }
+    for (k, v) in &overrides {
+        pass_headers.push_str(&format!("{k}: {v}\r\n"));
     }
     let bytes = resp.bytes().unwrap_or_default();
     write!(conn, "HTTP/1.1 {status} X\r\n{pass_headers}content-length: {}\r\nconnection: close\r\n\r\n", bytes.len())?;

@@ -1,0 +1,349 @@
+//! How the pool's workers poll: several racing for one run, or polling far too often; and whether our
+//! clock agrees with the server's. (`pollers.duplicate`, `poll.too-frequent`, `clock.skew`)
+
+use std::time::Duration;
+
+use super::ctx::ClaimSource;
+use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Severity, sh};
+use crate::report::fmt::{count, human};
+
+/// Prefect's defaults: a heartbeat every 30 s, a poll every 10 s.
+pub const DEFAULT_HEARTBEAT: f64 = 30.0;
+pub const DEFAULT_POLL: f64 = 10.0;
+/// "Far below the default": a third of it.
+const TOO_FREQUENT_HEARTBEAT: f64 = DEFAULT_HEARTBEAT / 3.0;
+const TOO_FREQUENT_POLL: f64 = DEFAULT_POLL / 5.0;
+/// Beyond this, the two clocks disagree enough to matter.
+pub const CLOCK_SKEW_LIMIT: Duration = Duration::from_secs(30);
+
+fn aborted_lines(ctx: &Ctx<'_>) -> Vec<String> {
+    ctx.ev
+        .logs
+        .value()
+        .map(|logs| {
+            logs.iter()
+                .filter(|l| {
+                    l.message.starts_with("Aborted submission of flow run")
+                        || l.message.contains("Duplicate submission")
+                })
+                .map(super::logs::quote)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub const DUPLICATE: Check = Check {
+    info: CheckInfo {
+        id: "pollers.duplicate",
+        title: "several workers race for the same runs",
+        kind: Kind::Risk,
+        item: Item::DuplicatePollers,
+        backend: Backend::Logs,
+        symptom: false,
+        unexplained: "",
+        explanation: "\
+What it does: looks in the run's logs for the proof of a race: two workers logging that they were
+submitting the same run, or a worker's \"Aborted submission of flow run ... cannot transition to a
+PENDING state\". Without such proof, a stuck run in a pool where several live workers poll is reported
+as a risk. (Prefect does not record which queues a worker polls, and replicas that share a --name
+collapse into one worker record, so the logs are the only hard evidence.)
+
+Why it matters: Prefect's own playbook for stuck Pending runs lists \"more than one agent polling the same
+work queue\". Losing a race can leave a worker's local --limit token leaked (\"Flow run limit reached\"
+with nothing running, PrefectHQ/prefect#17628), and a submission that timed out and was retried aborts
+itself and leaves the run Pending (#10263).",
+        remediation: &[
+            "Run one worker per queue, or give replicas distinct names and a sane poll interval",
+            "Restart workers that log \"Flow run limit reached\" with nothing running",
+        ],
+    },
+    run: duplicate,
+};
+
+fn duplicate(ctx: &Ctx<'_>) -> Vec<Finding> {
+    if !ctx.phase().awaiting_start() {
+        return vec![];
+    }
+    let submitters: Vec<String> =
+        ctx.claims().into_iter().filter(|c| c.source == ClaimSource::Log).map(|c| c.worker).collect();
+    let aborted = aborted_lines(ctx);
+    let online = ctx.online_workers();
+    let pool = ctx.pool_name().unwrap_or("?");
+    if submitters.len() >= 2 || !aborted.is_empty() {
+        let mut f = Finding::new(
+            &DUPLICATE.info,
+            Severity::Error,
+            match submitters.len() {
+                n if n >= 2 => format!("{n} workers raced to submit this run"),
+                _ => "A worker's submission of this run was aborted: another submission won the race".to_string(),
+            },
+        )
+        .detail(format!(
+            "The run's logs prove a race: {}. Racing workers abort each other's submissions, can leak their \
+             local --limit slots, and a submission that timed out and was retried can leave the run Pending.",
+            if submitters.len() >= 2 {
+                format!(
+                    "workers {} all logged that they were submitting it",
+                    submitters.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                "a submission was aborted because the run was already Pending".to_string()
+            }
+        ))
+        .kind(Kind::Cause)
+        .evidence_all(submitters.iter().map(|w| format!("worker '{w}' logged \"submitting flow run\"")))
+        .evidence_all(aborted)
+        .evidence(format!("{} online in pool '{pool}'", count(online.len(), "worker")))
+        .fix("Run one worker per queue, or make replicas distinct (--name) and not poll in lock-step")
+        .fix("Restart workers that log \"Flow run limit reached\" while running nothing");
+        if let Some(s) = ctx.queue_subject() {
+            f = f.subject(s);
+        }
+        return vec![f];
+    }
+    if online.len() >= 2 && ctx.is_stuck() {
+        let mut f = Finding::new(
+            &DUPLICATE.info,
+            Severity::Warning,
+            format!("{} live workers poll work pool '{pool}'", online.len()),
+        )
+        .detail(
+            "Several live workers poll the run's pool. Prefect's playbook lists duplicate pollers on one queue among \
+             the causes of stuck Pending runs; nothing in this run's logs shows a race, so this is only a risk.",
+        )
+        .evidence_all(online.iter().take(5).map(|w| ctx.describe_worker(w)))
+        .fix(
+            "If several of them poll the same queue, run one worker per queue (prefect worker start --work-queue ...)",
+        );
+        if let Some(s) = ctx.pool_subject() {
+            f = f.subject(s);
+        }
+        return vec![f];
+    }
+    vec![]
+}
+
+pub const TOO_FREQUENT: Check = Check {
+    info: CheckInfo {
+        id: "poll.too-frequent",
+        title: "workers poll or heartbeat far more often than Prefect's defaults",
+        kind: Kind::Risk,
+        item: Item::PollFrequency,
+        backend: Backend::Prefect,
+        symptom: false,
+        unexplained: "",
+        explanation: "\
+What it does: reads each live worker's heartbeat interval (PREFECT_WORKER_HEARTBEAT_SECONDS, default 30 s)
+and, with --observe, measures how often each queue is actually polled (PREFECT_WORKER_QUERY_SECONDS,
+default 10 s). Far below the defaults (heartbeat under 10 s, polls more often than every 2 s) is reported.
+
+Why it matters: Prefect's support playbook: \"agent is polling too frequently, consuming lots of
+resources and not having enough resources to deploy runs to infrastructure\". Tight loops also load the
+API (and on Prefect Cloud, count against rate limits), which slows every worker's submissions.",
+        remediation: &[
+            "Use the defaults or larger: PREFECT_WORKER_QUERY_SECONDS=10 PREFECT_WORKER_HEARTBEAT_SECONDS=30",
+            "Persist them in the worker's profile: prefect config set PREFECT_WORKER_QUERY_SECONDS=15",
+        ],
+    },
+    run: too_frequent,
+};
+
+/// Mean seconds between distinct polls seen for each queue during `--observe`.
+pub fn observed_poll_intervals(ctx: &Ctx<'_>) -> Vec<(String, usize, Option<f64>)> {
+    let Some(obs) = &ctx.ev.observation else { return vec![] };
+    obs.queues
+        .iter()
+        .map(|q| {
+            let n = q.seen.len();
+            let mean = (n >= 2).then(|| {
+                let (first, last) = (q.seen[0], q.seen[n - 1]);
+                last.duration_since(first).as_secs_f64() / (n - 1) as f64
+            });
+            (q.name.clone(), n, mean)
+        })
+        .collect()
+}
+
+fn too_frequent(ctx: &Ctx<'_>) -> Vec<Finding> {
+    if !ctx.phase().awaiting_start() {
+        return vec![];
+    }
+    let chatty: Vec<String> = ctx
+        .online_workers()
+        .iter()
+        .filter(|w| w.heartbeat_interval_seconds.is_some_and(|s| s > 0.0 && s < TOO_FREQUENT_HEARTBEAT))
+        .map(|w| {
+            format!(
+                "worker '{}': heartbeat every {}s (default {DEFAULT_HEARTBEAT}s)",
+                w.name,
+                w.heartbeat_interval_seconds.unwrap_or_default()
+            )
+        })
+        .collect();
+    let window = ctx.ev.observation.as_ref().map(|o| o.window_secs).unwrap_or_default();
+    let fast_queues: Vec<String> = observed_poll_intervals(ctx)
+        .into_iter()
+        .filter(|(_, _, mean)| mean.is_some_and(|m| m < TOO_FREQUENT_POLL))
+        .map(|(q, n, mean)| {
+            format!(
+                "queue '{q}': polled {n} times in {window:.0}s, every {:.1}s on average (default {DEFAULT_POLL}s)",
+                mean.unwrap_or_default()
+            )
+        })
+        .collect();
+    if chatty.is_empty() && fast_queues.is_empty() {
+        return vec![];
+    }
+    let pool = ctx.pool_name().unwrap_or("?");
+    let mut f = Finding::new(
+        &TOO_FREQUENT.info,
+        Severity::Warning,
+        format!("Workers of pool '{pool}' poll far more often than Prefect's defaults"),
+    )
+    .detail("Tight heartbeat or poll loops waste the workers' resources and load the API, which slows submissions.")
+    .evidence_all(chatty)
+    .evidence_all(fast_queues)
+    .fix("Restart the workers with the defaults or larger: PREFECT_WORKER_QUERY_SECONDS=10 PREFECT_WORKER_HEARTBEAT_SECONDS=30")
+    .fix(format!("Measure the poll rate over a window: unstuck doctor {} --observe 30s", ctx.run().id));
+    if let Some(s) = ctx.pool_subject() {
+        f = f.subject(s);
+    }
+    vec![f]
+}
+
+pub const CLOCK_SKEW: Check = Check {
+    info: CheckInfo {
+        id: "clock.skew",
+        title: "this machine's clock and the Prefect server's disagree",
+        kind: Kind::Risk,
+        item: Item::Api,
+        backend: Backend::Prefect,
+        symptom: false,
+        unexplained: "",
+        explanation: "\
+What it does: compares the server's clock (the Date header of its answers) with this machine's.
+
+Why it matters: beyond 30 s, ages computed on one clock from timestamps written on the other are wrong:
+heartbeats look stale or fresh, runs look late or early. unstuck judges ages on the server's clock when the
+two disagree, but workers and the engine do not: a host with a skewed clock makes the server answer
+\"Scheduled time is in the future\" and delay runs (PrefectHQ/prefect#7424).",
+        remediation: &["Synchronise the clocks (NTP): timedatectl status"],
+    },
+    run: clock_skew,
+};
+
+fn clock_skew(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let Some(c) = ctx.ev.server.clock else { return vec![] };
+    let skew = c.server.duration_since(c.local);
+    let abs = skew.unsigned_abs();
+    if abs <= CLOCK_SKEW_LIMIT {
+        return vec![];
+    }
+    let direction = if skew.is_negative() { "behind" } else { "ahead of" };
+    vec![
+        Finding::new(
+            &CLOCK_SKEW.info,
+            Severity::Warning,
+            format!("The Prefect server's clock is {} {direction} this machine's", human(abs)),
+        )
+        .detail(
+            "The clocks disagree by more than 30 s. unstuck judged ages on the server's clock; workers and flow \
+             engines on hosts with a skewed clock get runs delayed (\"Scheduled time is in the future\").",
+        )
+        .evidence(format!("server Date header {}; local clock {}", c.server, c.local))
+        .fix("Synchronise the clocks with NTP on this machine, the server and the workers: timedatectl status")
+        .subject(format!("server/{}", sh(&ctx.ev.server.api_url))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use crate::checks::Kind;
+    use crate::checks::testkit::*;
+    use crate::evidence::{ClockReading, Observation, Observed, Part};
+    use crate::prefect::types::LogLine;
+
+    fn log(msg: &str) -> LogLine {
+        LogLine {
+            name: Some("prefect.flow_runs.worker".into()),
+            level: 20,
+            message: msg.into(),
+            timestamp: Some(ago(60)),
+        }
+    }
+
+    /// Two workers logged "submitting" and one aborted: a proven race, a cause.
+    #[test]
+    fn proven_race_is_a_cause() {
+        let ev = Scenario::pending(600)
+            .evidence(|ev| {
+                let id = ev.flow_run.id.clone();
+                ev.logs = Part::ok(vec![
+                    log(&format!("Worker 'a' submitting flow run '{id}'")),
+                    log(&format!("Worker 'b' submitting flow run '{id}'")),
+                    log(&format!("Aborted submission of flow run '{id}'. Server sent an abort signal: This run is in a PENDING state and cannot transition to a PENDING state.")),
+                ]);
+            })
+            .workers(vec![worker("a", 2, 30.0, "ONLINE"), worker("b", 2, 30.0, "ONLINE")])
+            .build();
+        let f = findings(&ev, "pollers.duplicate");
+        assert_eq!(f[0].kind, Kind::Cause);
+        assert_eq!(f[0].title, "2 workers raced to submit this run");
+        assert!(f[0].evidence.iter().any(|e| e.contains("cannot transition to a PENDING state")));
+    }
+
+    /// Several live workers and a stuck run, but no race in the logs: a risk only.
+    #[test]
+    fn several_workers_without_proof_is_a_risk() {
+        let ev =
+            Scenario::late(900).workers(vec![worker("a", 2, 30.0, "ONLINE"), worker("b", 2, 30.0, "ONLINE")]).build();
+        let f = findings(&ev, "pollers.duplicate");
+        assert_eq!(f[0].kind, Kind::Risk);
+        // Not stuck: nothing to say.
+        let ev =
+            Scenario::late(60).workers(vec![worker("a", 2, 30.0, "ONLINE"), worker("b", 2, 30.0, "ONLINE")]).build();
+        assert!(findings(&ev, "pollers.duplicate").is_empty());
+    }
+
+    /// A 2 s heartbeat and a queue polled every 0.5 s are far below the defaults.
+    #[test]
+    fn too_frequent() {
+        let ev = Scenario::late(900)
+            .workers(vec![worker("fast", 1, 2.0, "ONLINE")])
+            .evidence(|ev| {
+                ev.observation = Some(Observation {
+                    started_at: ago(10),
+                    window_secs: 10.0,
+                    samples: 20,
+                    queues: vec![Observed {
+                        name: "default".into(),
+                        seen: (0..20).map(|i| ago(10) + SignedDuration::from_millis(500 * i)).collect(),
+                    }],
+                    workers: vec![],
+                })
+            })
+            .build();
+        let f = findings(&ev, "poll.too-frequent");
+        assert!(f[0].evidence[0].contains("heartbeat every 2s"), "{:?}", f[0].evidence);
+        assert!(f[0].evidence[1].contains("every 0.5s on average"), "{:?}", f[0].evidence);
+        assert!(findings(&Scenario::late(900).build(), "poll.too-frequent").is_empty());
+    }
+
+    /// A server 2 minutes ahead is a clock skew; 10 s is not.
+    #[test]
+    fn clock_skew() {
+        let skewed = |secs| {
+            Scenario::late(900)
+                .evidence(|ev| {
+                    ev.server.clock =
+                        Some(ClockReading { server: now() + SignedDuration::from_secs(secs), local: now() })
+                })
+                .build()
+        };
+        let f = findings(&skewed(120), "clock.skew");
+        assert_eq!(f[0].title, "The Prefect server's clock is 2m ahead of this machine's");
+        assert!(findings(&skewed(10), "clock.skew").is_empty());
+    }
+}

@@ -8,9 +8,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::judge::{Judge, Liveness};
 use crate::evidence::{RunEvidence, Thresholds};
 use crate::prefect::types::{FlowRun, LogLine, StateType, WorkPool, WorkQueue, Worker, WorkerEvent};
-use crate::report::fmt::{ago, human};
 
 /// Where the run is in its life, as far as being stuck goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +41,6 @@ impl Phase {
     }
 }
 
-/// Whether a worker is alive, judged from its heartbeat (the stored status lags by up to a minute).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Liveness {
-    Online { since_heartbeat: Duration },
-    Offline { since_heartbeat: Duration, allowed: Duration },
-    Never,
-}
-
-impl Liveness {
-    pub fn is_online(&self) -> bool {
-        matches!(self, Liveness::Online { .. })
-    }
-}
-
-/// Prefect's foreman marks a worker OFFLINE after 3 missed heartbeats (interval default 30 s).
-pub const HEARTBEAT_MULTIPLE: f64 = 3.0;
-pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 30.0;
 /// A queue not polled for this long while workers are alive is not being watched (the foreman's own
 /// NOT_READY timeout; workers poll every 10 s by default).
 pub const QUEUE_POLL_STALE: Duration = Duration::from_secs(60);
@@ -261,20 +244,24 @@ impl<'a> Ctx<'a> {
         self.pool().and_then(|p| p.pool_type.as_deref()) == Some("prefect-agent")
     }
 
-    pub fn liveness(&self, w: &Worker) -> Liveness {
-        let Some(hb) = w.last_heartbeat_time else { return Liveness::Never };
-        let interval = w.heartbeat_interval_seconds.filter(|s| *s > 0.0).unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
-        let allowed = Duration::from_secs_f64(interval * HEARTBEAT_MULTIPLE);
-        let since_heartbeat = self.since(hb);
-        if since_heartbeat > allowed {
-            Liveness::Offline { since_heartbeat, allowed }
-        } else {
-            Liveness::Online { since_heartbeat }
+    /// Worker and holder judgements at this "now", for this pool.
+    pub fn judge(&self) -> Judge<'a> {
+        Judge {
+            now: self.now,
+            pending_threshold: self.thresholds.pending,
+            pool: self.pool_name(),
+            workers: self.workers(),
+            logs: self.ev.concurrency.holder_logs.value().map(Vec::as_slice),
+            summaries_only: None,
         }
     }
 
+    pub fn liveness(&self, w: &Worker) -> Liveness {
+        self.judge().liveness(w)
+    }
+
     pub fn worker_named(&self, name: &str) -> Option<&'a Worker> {
-        self.workers()?.iter().find(|w| w.name == name)
+        self.judge().worker_named(name)
     }
 
     /// Workers that tried to submit this run.
@@ -289,33 +276,16 @@ impl<'a> Ctx<'a> {
 
     /// "worker 'w' is offline ..." when the named worker is offline or has no record in the pool.
     pub fn worker_gone(&self, name: &str) -> Option<String> {
-        let workers = self.workers()?;
-        match workers.iter().find(|w| w.name == name) {
-            Some(w) if self.liveness(w).is_online() => None,
-            Some(w) => Some(self.describe_worker(w)),
-            None => Some(format!("worker '{name}': no longer registered in the pool")),
-        }
+        self.judge().worker_gone(name)
     }
 
     pub fn online_workers(&self) -> Vec<&'a Worker> {
-        self.workers().unwrap_or_default().iter().filter(|w| self.liveness(w).is_online()).collect()
+        self.judge().online()
     }
 
-    /// "w1: last heartbeat 14m ago (interval 30s; counts as offline after 1m 30s), stored status OFFLINE".
+    /// "worker 'w1': offline, last heartbeat 14m ago ...".
     pub fn describe_worker(&self, w: &Worker) -> String {
-        let stored = w.status.as_deref().map(|s| format!(", stored status {s}")).unwrap_or_default();
-        match self.liveness(w) {
-            Liveness::Online { since_heartbeat } => {
-                format!("worker '{}': online, last heartbeat {}{stored}", w.name, ago(since_heartbeat))
-            }
-            Liveness::Offline { since_heartbeat, allowed } => format!(
-                "worker '{}': offline, last heartbeat {} (offline after {} without one){stored}",
-                w.name,
-                ago(since_heartbeat),
-                human(allowed)
-            ),
-            Liveness::Never => format!("worker '{}': never sent a heartbeat{stored}", w.name),
-        }
+        self.judge().describe_worker(w)
     }
 
     /// `work-pool/<name>` for finding subjects.

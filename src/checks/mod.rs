@@ -6,6 +6,7 @@
 mod claimer;
 mod ctx;
 mod deployment;
+pub mod judge;
 pub mod logs;
 mod pollers;
 mod pool;
@@ -15,7 +16,8 @@ mod worker;
 
 use serde::Serialize;
 
-pub use ctx::{Claim, ClaimSource, Ctx, Liveness, Phase, claimer, claims};
+pub use ctx::{Claim, ClaimSource, Ctx, Phase, claimer, claims};
+pub use judge::{Judge, Liveness, WorkerStatus};
 pub use pollers::{CLOCK_SKEW_LIMIT, observed_poll_intervals};
 
 /// What a finding means for the run.

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use super::ctx::{Claim, claimer};
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Phase, Severity, sh};
 use crate::evidence::Part;
 use crate::prefect::types::{FlowRun, StateType};
@@ -16,75 +15,10 @@ const LIST: usize = 10;
 /// Prefect's default lease for a deployment slot taken at Pending (nothing renews it before Running).
 const DEFAULT_LEASE: Duration = Duration::from_secs(300);
 
-/// The worker that claimed a holder: its label (Prefect 3) or its "submitting" log line.
-fn holder_claimer(ctx: &Ctx<'_>, run: &FlowRun) -> Option<Claim> {
-    claimer(run, &[], ctx.ev.concurrency.logs_of(&run.id).unwrap_or_default())
-}
-
-/// Why a slot holder looks dead, if it does: Pending past the threshold with its worker gone (or no
-/// worker and no infrastructure on record), Cancelling for long, or Running with its worker gone and
-/// silent. Worker liveness is only judged for holders in the run's own pool.
-pub fn zombie_reason(ctx: &Ctx<'_>, run: &FlowRun) -> Option<String> {
-    let for_ = run.state.as_ref().and_then(|s| s.timestamp).map(|t| ctx.since(t))?;
-    let threshold = ctx.thresholds.pending;
-    let same_pool = run.work_pool_name.is_some() && run.work_pool_name.as_deref() == ctx.pool_name();
-    let claim = holder_claimer(ctx, run);
-    let gone =
-        claim.as_ref().filter(|_| same_pool).and_then(|c| ctx.worker_gone(&c.worker).map(|g| (c.worker.clone(), g)));
-    let state = run.state_name();
-    match run.state_type()? {
-        StateType::Pending if for_ > threshold => match (&gone, &claim, run.infrastructure_pid.as_deref()) {
-            (Some((w, _)), _, _) => {
-                Some(format!("{state} for {}; worker '{w}' that claimed it is offline", human(for_)))
-            }
-            (None, None, None | Some("")) => {
-                Some(format!("{state} for {} with no infrastructure and no worker on record", human(for_)))
-            }
-            _ => None,
-        },
-        StateType::Cancelling if for_ > threshold => {
-            Some(format!("Cancelling for {}: its infrastructure never confirmed the cancellation", human(for_)))
-        }
-        StateType::Running => {
-            let (w, _) = gone?;
-            let last = ctx.ev.concurrency.logs_of(&run.id)?.iter().filter_map(|l| l.timestamp).max();
-            let quiet = last.map(|t| ctx.since(t)).unwrap_or(for_);
-            (quiet > threshold).then(|| {
-                format!(
-                    "Running for {}; worker '{w}' is offline and the run has not logged for {}",
-                    human(for_),
-                    human(quiet)
-                )
-            })
-        }
-        _ => None,
-    }
-}
-
-/// One line per holder: "run 'x' (id): Submitting for 14m, worker 'w' offline [ZOMBIE: ...]".
-fn describe_holder(ctx: &Ctx<'_>, run: &FlowRun) -> String {
-    let for_ = run
-        .state
-        .as_ref()
-        .and_then(|s| s.timestamp)
-        .map(|t| format!(" for {}", human(ctx.since(t))))
-        .unwrap_or_default();
-    let worker = match holder_claimer(ctx, run) {
-        Some(c) => match ctx.workers().and_then(|_| ctx.worker_named(&c.worker)) {
-            Some(w) if ctx.liveness(w).is_online() => format!(", worker '{}' online", c.worker),
-            Some(_) => format!(", worker '{}' offline", c.worker),
-            None => format!(", worker '{}'", c.worker),
-        },
-        None => String::new(),
-    };
-    let zombie = zombie_reason(ctx, run).map(|r| format!(" [ZOMBIE: {r}]")).unwrap_or_default();
-    format!("run '{}' ({}): {}{for_}{worker}{zombie}", run.name, run.id, run.state_name())
-}
-
 fn holder_lines(ctx: &Ctx<'_>, holders: &[&FlowRun]) -> Vec<String> {
     let mut sorted: Vec<&&FlowRun> = holders.iter().collect();
     sorted.sort_by_key(|r| r.state.as_ref().and_then(|s| s.timestamp));
-    let mut lines: Vec<String> = sorted.iter().take(LIST).map(|r| describe_holder(ctx, r)).collect();
+    let mut lines: Vec<String> = sorted.iter().take(LIST).map(|r| ctx.judge().describe_holder(r)).collect();
     if holders.len() > LIST {
         lines.push(format!("… and {} more holders", holders.len() - LIST));
     }
@@ -151,7 +85,7 @@ fn full_detail(what: &str, name: &str, limit: u64, active: u64, holders: &[&Flow
     if limit == 0 {
         return format!("The {what} '{name}' has a concurrency limit of 0: it will never start a run.");
     }
-    let zombies = holders.iter().filter(|r| zombie_reason(ctx, r).is_some()).count();
+    let zombies = holders.iter().filter(|r| ctx.judge().zombie_reason(r).is_some()).count();
     let taken = if limit == 1 {
         format!("The only slot of {what} '{name}' is taken")
     } else {
@@ -168,7 +102,7 @@ fn full_detail(what: &str, name: &str, limit: u64, active: u64, holders: &[&Flow
 }
 
 fn cancel_zombies(ctx: &Ctx<'_>, mut f: Finding, holders: &[&FlowRun]) -> Finding {
-    for r in holders.iter().filter(|r| r.id != ctx.run().id && zombie_reason(ctx, r).is_some()).take(LIST) {
+    for r in holders.iter().filter(|r| r.id != ctx.run().id && ctx.judge().zombie_reason(r).is_some()).take(LIST) {
         f = f.fix(cancel_command(r));
     }
     f
@@ -361,7 +295,7 @@ fn zombie_holder(ctx: &Ctx<'_>) -> Vec<Finding> {
         .all_holders()
         .into_iter()
         .filter(|r| r.id != ctx.run().id)
-        .filter_map(|r| zombie_reason(ctx, r).map(|why| (r, why)))
+        .filter_map(|r| ctx.judge().zombie_reason(r).map(|why| (r, why)))
         .collect();
     if zombies.is_empty() {
         return vec![];

@@ -31,6 +31,9 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Diagnose one flow run: why is it not running?')
+            [CompletionResult]::new('work-pool', 'work-pool', [CompletionResultType]::ParameterValue, 'Work pools: who holds a pool''s concurrency slots')
+            [CompletionResult]::new('work-queue', 'work-queue', [CompletionResultType]::ParameterValue, 'Work queues: who holds a queue''s concurrency slots')
+            [CompletionResult]::new('deployment', 'deployment', [CompletionResultType]::ParameterValue, 'Deployments: who holds a deployment''s concurrency slots')
             [CompletionResult]::new('checks', 'checks', [CompletionResultType]::ParameterValue, 'List every check id with a one-line summary')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'The long form of one check: what it means, why it matters, how to fix it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -55,6 +58,130 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'unstuck;work-pool' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the pool''s concurrency slots, since when, and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;work-pool;slots' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--pending-threshold', '--pending-threshold', [CompletionResultType]::ParameterName, 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The Prefect API URL (overrides PREFECT_API_URL and the profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the whole command')
+            [CompletionResult]::new('--save-evidence', '--save-evidence', [CompletionResultType]::ParameterName, 'Write everything that was collected (secrets redacted) to FILE as JSON')
+            [CompletionResult]::new('--evidence', '--evidence', [CompletionResultType]::ParameterName, 'Replay a saved evidence bundle instead of calling any server')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'unstuck;work-pool;help' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the pool''s concurrency slots, since when, and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;work-pool;help;slots' {
+            break
+        }
+        'unstuck;work-pool;help;help' {
+            break
+        }
+        'unstuck;work-queue' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the queue''s concurrency slots, since when, and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;work-queue;slots' {
+            [CompletionResult]::new('--pool', '--pool', [CompletionResultType]::ParameterName, 'The work pool the queue belongs to (needed when several pools have a queue of that name)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--pending-threshold', '--pending-threshold', [CompletionResultType]::ParameterName, 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The Prefect API URL (overrides PREFECT_API_URL and the profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the whole command')
+            [CompletionResult]::new('--save-evidence', '--save-evidence', [CompletionResultType]::ParameterName, 'Write everything that was collected (secrets redacted) to FILE as JSON')
+            [CompletionResult]::new('--evidence', '--evidence', [CompletionResultType]::ParameterName, 'Replay a saved evidence bundle instead of calling any server')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'unstuck;work-queue;help' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the queue''s concurrency slots, since when, and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;work-queue;help;slots' {
+            break
+        }
+        'unstuck;work-queue;help;help' {
+            break
+        }
+        'unstuck;deployment' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;deployment;slots' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--pending-threshold', '--pending-threshold', [CompletionResultType]::ParameterName, 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The Prefect API URL (overrides PREFECT_API_URL and the profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the whole command')
+            [CompletionResult]::new('--save-evidence', '--save-evidence', [CompletionResultType]::ParameterName, 'Write everything that was collected (secrets redacted) to FILE as JSON')
+            [CompletionResult]::new('--evidence', '--evidence', [CompletionResultType]::ParameterName, 'Replay a saved evidence bundle instead of calling any server')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'unstuck;deployment;help' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'unstuck;deployment;help;slots' {
+            break
+        }
+        'unstuck;deployment;help;help' {
             break
         }
         'unstuck;checks' {
@@ -91,6 +218,9 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
         }
         'unstuck;help' {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Diagnose one flow run: why is it not running?')
+            [CompletionResult]::new('work-pool', 'work-pool', [CompletionResultType]::ParameterValue, 'Work pools: who holds a pool''s concurrency slots')
+            [CompletionResult]::new('work-queue', 'work-queue', [CompletionResultType]::ParameterValue, 'Work queues: who holds a queue''s concurrency slots')
+            [CompletionResult]::new('deployment', 'deployment', [CompletionResultType]::ParameterValue, 'Deployments: who holds a deployment''s concurrency slots')
             [CompletionResult]::new('checks', 'checks', [CompletionResultType]::ParameterValue, 'List every check id with a one-line summary')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'The long form of one check: what it means, why it matters, how to fix it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -98,6 +228,27 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             break
         }
         'unstuck;help;doctor' {
+            break
+        }
+        'unstuck;help;work-pool' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the pool''s concurrency slots, since when, and are they alive?')
+            break
+        }
+        'unstuck;help;work-pool;slots' {
+            break
+        }
+        'unstuck;help;work-queue' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the queue''s concurrency slots, since when, and are they alive?')
+            break
+        }
+        'unstuck;help;work-queue;slots' {
+            break
+        }
+        'unstuck;help;deployment' {
+            [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?')
+            break
+        }
+        'unstuck;help;deployment;slots' {
             break
         }
         'unstuck;help;checks' {

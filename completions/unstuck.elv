@@ -28,6 +28,9 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Diagnose one flow run: why is it not running?'
+            cand work-pool 'Work pools: who holds a pool''s concurrency slots'
+            cand work-queue 'Work queues: who holds a queue''s concurrency slots'
+            cand deployment 'Deployments: who holds a deployment''s concurrency slots'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
@@ -51,6 +54,115 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'unstuck;work-pool'= {
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand slots 'Who holds the pool''s concurrency slots, since when, and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;work-pool;slots'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --pending-threshold 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]'
+            cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
+            cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
+            cand --timeout 'Deadline for the whole command'
+            cand --save-evidence 'Write everything that was collected (secrets redacted) to FILE as JSON'
+            cand --evidence 'Replay a saved evidence bundle instead of calling any server'
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'unstuck;work-pool;help'= {
+            cand slots 'Who holds the pool''s concurrency slots, since when, and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;work-pool;help;slots'= {
+        }
+        &'unstuck;work-pool;help;help'= {
+        }
+        &'unstuck;work-queue'= {
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand slots 'Who holds the queue''s concurrency slots, since when, and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;work-queue;slots'= {
+            cand --pool 'The work pool the queue belongs to (needed when several pools have a queue of that name)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --pending-threshold 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]'
+            cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
+            cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
+            cand --timeout 'Deadline for the whole command'
+            cand --save-evidence 'Write everything that was collected (secrets redacted) to FILE as JSON'
+            cand --evidence 'Replay a saved evidence bundle instead of calling any server'
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'unstuck;work-queue;help'= {
+            cand slots 'Who holds the queue''s concurrency slots, since when, and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;work-queue;help;slots'= {
+        }
+        &'unstuck;work-queue;help;help'= {
+        }
+        &'unstuck;deployment'= {
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand slots 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;deployment;slots'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --pending-threshold 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]'
+            cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
+            cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
+            cand --timeout 'Deadline for the whole command'
+            cand --save-evidence 'Write everything that was collected (secrets redacted) to FILE as JSON'
+            cand --evidence 'Replay a saved evidence bundle instead of calling any server'
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'unstuck;deployment;help'= {
+            cand slots 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'unstuck;deployment;help;slots'= {
+        }
+        &'unstuck;deployment;help;help'= {
         }
         &'unstuck;checks'= {
             cand -o 'Output format'
@@ -83,12 +195,30 @@ set edit:completion:arg-completer[unstuck] = {|@words|
         }
         &'unstuck;help'= {
             cand doctor 'Diagnose one flow run: why is it not running?'
+            cand work-pool 'Work pools: who holds a pool''s concurrency slots'
+            cand work-queue 'Work queues: who holds a queue''s concurrency slots'
+            cand deployment 'Deployments: who holds a deployment''s concurrency slots'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'unstuck;help;doctor'= {
+        }
+        &'unstuck;help;work-pool'= {
+            cand slots 'Who holds the pool''s concurrency slots, since when, and are they alive?'
+        }
+        &'unstuck;help;work-pool;slots'= {
+        }
+        &'unstuck;help;work-queue'= {
+            cand slots 'Who holds the queue''s concurrency slots, since when, and are they alive?'
+        }
+        &'unstuck;help;work-queue;slots'= {
+        }
+        &'unstuck;help;deployment'= {
+            cand slots 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?'
+        }
+        &'unstuck;help;deployment;slots'= {
         }
         &'unstuck;help;checks'= {
         }

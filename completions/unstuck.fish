@@ -32,6 +32,9 @@ complete -c unstuck -n "__fish_unstuck_needs_command" -s v -l verbose -d 'Log ea
 complete -c unstuck -n "__fish_unstuck_needs_command" -s h -l help -d 'Print help'
 complete -c unstuck -n "__fish_unstuck_needs_command" -s V -l version -d 'Print version'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "work-pool" -d 'Work pools: who holds a pool\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "work-queue" -d 'Work queues: who holds a queue\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "deployment" -d 'Deployments: who holds a deployment\'s concurrency slots'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "checks" -d 'List every check id with a one-line summary'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -53,6 +56,79 @@ never\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -f -a "slots" -d 'Who holds the pool\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and not __fish_seen_subcommand_from slots help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l pending-threshold -d 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l timeout -d 'Deadline for the whole command' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from slots" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from help" -f -a "slots" -d 'Who holds the pool\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-pool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -f -a "slots" -d 'Who holds the queue\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and not __fish_seen_subcommand_from slots help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l pool -d 'The work pool the queue belongs to (needed when several pools have a queue of that name)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l pending-threshold -d 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l timeout -d 'Deadline for the whole command' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from slots" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from help" -f -a "slots" -d 'Who holds the queue\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand work-queue; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -f -a "slots" -d 'Who holds the deployment\'s concurrency slots (Prefect 3), and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and not __fish_seen_subcommand_from slots help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l pending-threshold -d 'How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l timeout -d 'Deadline for the whole command' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -s h -l help -d 'Print help'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from help" -f -a "slots" -d 'Who holds the deployment\'s concurrency slots (Prefect 3), and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
@@ -73,8 +149,14 @@ never\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "checks" -d 'List every check id with a one-line summary'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor checks explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "work-pool" -d 'Work pools: who holds a pool\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "work-queue" -d 'Work queues: who holds a queue\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "deployment" -d 'Deployments: who holds a deployment\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "checks" -d 'List every check id with a one-line summary'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from work-pool" -f -a "slots" -d 'Who holds the pool\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from work-queue" -f -a "slots" -d 'Who holds the queue\'s concurrency slots, since when, and are they alive?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from deployment" -f -a "slots" -d 'Who holds the deployment\'s concurrency slots (Prefect 3), and are they alive?'

@@ -63,6 +63,17 @@ pub enum Command {
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
 
+    /// Work pools: who holds a pool's concurrency slots.
+    #[command(name = "work-pool")]
+    WorkPool(WorkPoolArgs),
+
+    /// Work queues: who holds a queue's concurrency slots.
+    #[command(name = "work-queue")]
+    WorkQueue(WorkQueueArgs),
+
+    /// Deployments: who holds a deployment's concurrency slots.
+    Deployment(DeploymentArgs),
+
     /// List every check id with a one-line summary.
     #[command(after_help = "Examples:\n  unstuck checks\n  unstuck checks -o json")]
     Checks(ChecksArgs),
@@ -141,6 +152,116 @@ pub struct EvidenceArgs {
     /// Replay a saved evidence bundle instead of calling any server.
     #[arg(long, value_name = "FILE")]
     pub evidence: Option<PathBuf>,
+}
+
+const POOL_SLOTS_EXAMPLES: &str = "\
+Examples:
+  unstuck work-pool slots k8s-pool
+  unstuck work-pool slots k8s-pool -o json | jq '.holders[] | select(.zombie)'
+  unstuck work-pool slots k8s-pool --pending-threshold 10m
+
+Exit codes: 2 when the limit is full while runs wait for it or a dead run holds a slot,
+1 at 80% of the limit or more, 0 otherwise (unlimited included), 3 pool not found or API unreachable.";
+
+const QUEUE_SLOTS_EXAMPLES: &str = "\
+Examples:
+  unstuck work-queue slots default --pool k8s-pool
+  unstuck work-queue slots high-priority            # the queue name must be unique across pools";
+
+const DEPLOYMENT_SLOTS_EXAMPLES: &str = "\
+Examples:
+  unstuck deployment slots etl/nightly
+  unstuck deployment slots 37657d62-cf37-4d7f-babf-ce15233cbf3e -o json";
+
+#[derive(Debug, Args)]
+pub struct WorkPoolArgs {
+    #[command(subcommand)]
+    pub command: WorkPoolCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkPoolCommand {
+    /// Who holds the pool's concurrency slots, since when, and are they alive?
+    #[command(after_help = POOL_SLOTS_EXAMPLES)]
+    Slots(PoolSlotsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoolSlotsArgs {
+    /// The work pool's name.
+    #[arg(required_unless_present = "evidence")]
+    pub pool: Option<String>,
+
+    #[command(flatten)]
+    pub slots: SlotsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkQueueArgs {
+    #[command(subcommand)]
+    pub command: WorkQueueCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkQueueCommand {
+    /// Who holds the queue's concurrency slots, since when, and are they alive?
+    #[command(after_help = QUEUE_SLOTS_EXAMPLES)]
+    Slots(QueueSlotsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueueSlotsArgs {
+    /// The work queue's name.
+    #[arg(required_unless_present = "evidence")]
+    pub queue: Option<String>,
+
+    /// The work pool the queue belongs to (needed when several pools have a queue of that name).
+    #[arg(long, value_name = "POOL")]
+    pub pool: Option<String>,
+
+    #[command(flatten)]
+    pub slots: SlotsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    #[command(subcommand)]
+    pub command: DeploymentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Who holds the deployment's concurrency slots (Prefect 3), and are they alive?
+    #[command(after_help = DEPLOYMENT_SLOTS_EXAMPLES)]
+    Slots(DeploymentSlotsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentSlotsArgs {
+    /// <FLOW>/<DEPLOYMENT> (e.g. etl/nightly) or the deployment's id.
+    #[arg(required_unless_present = "evidence", value_name = "FLOW/DEPLOYMENT|ID")]
+    pub deployment: Option<String>,
+
+    #[command(flatten)]
+    pub slots: SlotsArgs,
+}
+
+/// Flags of every `slots` command.
+#[derive(Debug, Args)]
+pub struct SlotsArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+
+    /// How long a holder may sit in Pending (or Cancelling) before it may count as dead [default: 5m].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub pending_threshold: Option<Duration>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,12 +10,13 @@ use jiff::Timestamp;
 use crate::checks::{self, Item};
 use crate::cli::{
     ApiArgs, ChecksArgs, Cli, ColorChoice, CompletionsArgs, DoctorArgs, DoctorFormat, ExplainArgs, GlobalArgs,
-    ListFormat,
+    ListFormat, SlotsArgs,
 };
 use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
 use crate::prefect::client::Client;
 use crate::prefect::collect::{self, CollectError};
+use crate::prefect::slots::{self, Target};
 use crate::progress::Progress;
 use crate::redact::Redactor;
 use crate::report::{self, Status, style::Styles};
@@ -113,7 +114,9 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
         Some(path) => (load_bundle(path)?, Redactor::default()),
         None => collect_doctor(&args, g)?,
     };
-    let Body::Doctor(ev) = &bundle.body;
+    let Body::Doctor(ev) = &bundle.body else {
+        return Err(Failure::usage("the evidence bundle was saved by a `slots` command, not by `doctor`"));
+    };
     if args.evidence.evidence.is_some() {
         if let Some(want) = &args.run {
             let run = &ev.flow_run;
@@ -161,13 +164,13 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let show_progress =
         args.output == DoctorFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
     let progress = Progress::new(show_progress, "prefect");
-    let opts = collect::Options { observe: args.observe };
+    let opts = collect::Options {
+        observe: args.observe,
+        pending_threshold: thresholds(&args.thresholds, Thresholds::default()).pending,
+    };
     let ev = rt
         .block_on(collect::collect_run(&client, &run_ref, cfg.cloud.is_some(), &redactor, opts, &progress))
-        .map_err(|e| match e {
-            CollectError::Ambiguous { .. } => Failure::usage(redactor.redact(&e.to_string())),
-            e => Failure::unknown(redactor.redact(&e.to_string())),
-        })?;
+        .map_err(|e| collect_failure(e, &redactor))?;
     drop(progress);
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let failed: Vec<String> = [
@@ -201,6 +204,94 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
         body: Body::Doctor(Box::new(ev)),
     };
     Ok((bundle, redactor))
+}
+
+/// `work-pool slots`, `work-queue slots`, `deployment slots`.
+pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let threshold = args.pending_threshold;
+    let (bundle, redactor, threshold) = match &args.evidence.evidence {
+        Some(path) => {
+            let bundle = load_bundle(path)?;
+            let th = threshold.unwrap_or(bundle.thresholds.pending);
+            (bundle, Redactor::default(), th)
+        }
+        None => {
+            let target = target.ok_or_else(|| Failure::usage("say which pool, queue or deployment"))?;
+            let th = threshold.unwrap_or(Thresholds::default().pending);
+            let cfg = api_config(&args.api, g)?;
+            let redactor = redactor_for(&cfg);
+            let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+            let rt = runtime()?;
+            let started = Instant::now();
+            let show_progress =
+                args.output == ListFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
+            let progress = Progress::new(show_progress, "prefect");
+            let ev = rt
+                .block_on(slots::collect_slots(&client, &target, cfg.cloud.is_some(), &redactor, th, &progress))
+                .map_err(|e| collect_failure(e, &redactor))?;
+            drop(progress);
+            let failed: Vec<String> = [
+                ("holders", ev.holders.why_failed()),
+                ("queues", ev.queues.why_failed()),
+                ("workers", ev.workers.why_failed()),
+                ("waiting runs", ev.waiting.why_failed()),
+                ("holder logs", ev.holder_logs.why_failed()),
+            ]
+            .into_iter()
+            .filter_map(|(what, err)| err.map(|e| format!("{what}: {e}")))
+            .collect();
+            let via = ev.holders.value().map(|h| format!("; holders via {}", h.via)).unwrap_or_default();
+            let mut detail = format!("{}{via}; {} requests", ev.server.describe(), client.request_count());
+            if !failed.is_empty() {
+                detail.push_str(&format!("; failed: {}", failed.join("; ")));
+            }
+            let bundle = Bundle {
+                format: BUNDLE_FORMAT,
+                tool: ToolInfo::current(),
+                collected_at: Timestamp::now(),
+                thresholds: Thresholds { pending: th, ..Thresholds::default() },
+                sources: vec![SourceRecord {
+                    name: "prefect".into(),
+                    status: SourceStatus::Collected,
+                    detail,
+                    millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                }],
+                body: Body::Slots(Box::new(ev)),
+            };
+            (bundle, redactor, th)
+        }
+    };
+    let Body::Slots(ev) = &bundle.body else {
+        return Err(Failure::usage("the evidence bundle was saved by `doctor`, not by a `slots` command"));
+    };
+    if let Some(path) = &args.evidence.save_evidence {
+        save_bundle(&bundle, path, &redactor)?;
+    }
+    let report = report::slots::build(ev, bundle.collected_at, threshold, &bundle.sources);
+    let text = match args.output {
+        ListFormat::Json => to_json(&report)?,
+        ListFormat::Table => {
+            report::slots::slots_table(&report, &styles(g), g.quiet, ev.server.now(bundle.collected_at))
+        }
+    };
+    emit(out, &redactor.redact(&text))?;
+    if report.verdict.status == Status::Unknown {
+        eprintln!("unstuck: could not judge the slots: {}", redactor.redact(&report.verdict.summary));
+    }
+    Ok(report.exit_code())
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::unknown(format!("cannot serialise the report: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Ambiguous names are usage errors; everything else means the answer could not be had.
+fn collect_failure(e: CollectError, redactor: &Redactor) -> Failure {
+    let message = redactor.redact(&e.to_string()).into_owned();
+    if e.is_usage() { Failure::usage(message) } else { Failure::unknown(message) }
 }
 
 pub fn checks(args: ChecksArgs, out: &mut dyn Write) -> Result<u8, Failure> {

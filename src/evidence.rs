@@ -114,7 +114,23 @@ pub struct ServerInfo {
     pub clock: Option<ClockReading>,
 }
 
+/// Skew between our clock and the server's beyond which ages are judged on the server's clock (the
+/// `Date` header has one-second resolution, so small differences are noise).
+const CLOCK_CORRECTION_MIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl ServerInfo {
+    /// "Now" on the server's clock: our collection time, corrected by the `Date` header when the two
+    /// clocks disagree noticeably, so ages of server timestamps are right even with a skewed clock.
+    pub fn now(&self, collected_at: Timestamp) -> Timestamp {
+        match self.clock {
+            Some(c) => {
+                let skew = c.server.duration_since(c.local);
+                if skew.unsigned_abs() >= CLOCK_CORRECTION_MIN { collected_at + skew } else { collected_at }
+            }
+            None => collected_at,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match (&self.version, self.flavor) {
             (_, Flavor::Cloud) => format!("Prefect Cloud at {}", self.api_url),
@@ -270,6 +286,54 @@ pub struct Observed {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Body {
     Doctor(Box<RunEvidence>),
+    Slots(Box<SlotsEvidence>),
+}
+
+/// Whose slots `slots` looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SlotScope {
+    WorkPool { name: String },
+    WorkQueue { pool: String, name: String },
+    Deployment { id: String, name: String },
+}
+
+/// Everything the `slots` commands collected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlotsEvidence {
+    pub server: ServerInfo,
+    pub scope: SlotScope,
+    /// The pool (pool and queue scopes; the deployment's pool for a deployment).
+    pub pool: Part<WorkPool>,
+    /// The pool's queues (pool scope) or the one queue (queue scope).
+    pub queues: Part<Vec<WorkQueue>>,
+    pub deployment: Part<Deployment>,
+    /// The flow of the deployment (for its `<flow>/<deployment>` name).
+    pub flow: Part<Flow>,
+    pub workers: Part<Vec<Worker>>,
+    pub holders: Part<Holders>,
+    pub holder_logs: Part<Vec<RunLogs>>,
+    pub waiting: Part<Waiting>,
+}
+
+/// The runs that hold slots, every one of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Holders {
+    /// `concurrency_status` (Prefect 3) or `flow-run filter` (Prefect 2 and older 3.x).
+    pub via: String,
+    pub runs: Vec<FlowRun>,
+    /// Holders known only from the server's summary (no labels or infrastructure pid were read,
+    /// because there were too many to read them all and these could not be zombies).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub summaries_only: std::collections::BTreeSet<String>,
+}
+
+/// Runs due and not yet started (Scheduled, Late, AwaitingConcurrencySlot) in the scope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Waiting {
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_expected_start: Option<Timestamp>,
 }
 
 /// A saved snapshot: `--save-evidence` writes it, `--evidence` replays it with no network.

@@ -63,6 +63,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
     let global = cli.global;
     match cli.command {
         Command::Doctor(args) => commands::doctor(args, &global, out),
+        Command::WorkPool(cli::WorkPoolArgs { command: cli::WorkPoolCommand::Slots(a) }) => {
+            let target = a.pool.map(prefect::slots::Target::Pool);
+            commands::slots(target, a.slots, &global, out)
+        }
+        Command::WorkQueue(cli::WorkQueueArgs { command: cli::WorkQueueCommand::Slots(a) }) => {
+            let target = a.queue.map(|name| prefect::slots::Target::Queue { name, pool: a.pool });
+            commands::slots(target, a.slots, &global, out)
+        }
+        Command::Deployment(cli::DeploymentArgs { command: cli::DeploymentCommand::Slots(a) }) => {
+            let target = match a.deployment.as_deref().map(prefect::slots::parse_deployment_ref) {
+                Some(Ok(r)) => Some(prefect::slots::Target::Deployment(r)),
+                Some(Err(e)) => return Err(Failure::usage(e)),
+                None => None,
+            };
+            commands::slots(target, a.slots, &global, out)
+        }
         Command::Checks(args) => commands::checks(args, out),
         Command::Explain(args) => commands::explain(args, out),
         Command::Completions(args) => commands::completions(args, out),

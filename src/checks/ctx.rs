@@ -44,8 +44,6 @@ impl Phase {
 /// A queue not polled for this long while workers are alive is not being watched (the foreman's own
 /// NOT_READY timeout; workers poll every 10 s by default).
 pub const QUEUE_POLL_STALE: Duration = Duration::from_secs(60);
-/// Skew between our clock and the server's beyond which we judge ages on the server's clock.
-const CLOCK_CORRECTION_MIN: Duration = Duration::from_secs(5);
 
 /// How we know which worker claimed a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,14 +128,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(ev: &'a RunEvidence, collected_at: Timestamp, thresholds: Thresholds) -> Self {
-        let now = match ev.server.clock {
-            Some(c) => {
-                let skew = c.server.duration_since(c.local);
-                if skew.unsigned_abs() >= CLOCK_CORRECTION_MIN { collected_at + skew } else { collected_at }
-            }
-            None => collected_at,
-        };
-        Ctx { ev, thresholds, now }
+        Ctx { ev, thresholds, now: ev.server.now(collected_at) }
     }
 
     pub fn run(&self) -> &'a FlowRun {

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::client::{ApiError, Client};
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
+use crate::checks::{Judge, WorkerStatus};
 use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
 use crate::redact::Redactor;
 
@@ -60,12 +61,23 @@ pub enum CollectError {
         "{0} (the server answered 404 for /admin/version too: is the API URL right? A self-hosted API URL usually ends in /api, e.g. http://127.0.0.1:4200/api)"
     )]
     WrongUrl(ApiError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("work queue '{name}' exists in several pools ({pools}): pass --pool")]
+    AmbiguousQueue { name: String, pools: String },
     #[error(transparent)]
     Api(#[from] ApiError),
 }
 
+impl CollectError {
+    /// Ambiguous names are usage errors (exit 64): the command line must say more.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CollectError::Ambiguous { .. } | CollectError::AmbiguousQueue { .. })
+    }
+}
+
 /// Turns a request result into a part of the evidence.
-fn part<T>(r: Result<T, ApiError>) -> Part<T> {
+pub(crate) fn part<T>(r: Result<T, ApiError>) -> Part<T> {
     match r {
         Ok(value) => Part::ok(value),
         Err(e) if e.is_not_found() => Part::NotFound,
@@ -160,10 +172,12 @@ async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectEr
 }
 
 /// What to collect besides the defaults.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Sample queue polls and worker heartbeats for this long (`--observe`).
     pub observe: Option<std::time::Duration>,
+    /// How long a holder may stay Pending before its logs are worth reading.
+    pub pending_threshold: std::time::Duration,
 }
 
 /// At most this many slot holders get their logs read (one or two requests each).
@@ -256,13 +270,37 @@ pub async fn collect_run(
             part(worker_events(client, &run.id).await)
         }
     };
-    let (states, flow, deployment, pool, queues, workers, logs, worker_events) =
-        tokio::join!(states, flow, deployment, pool, queues, workers, logs, events);
+    // The holders of any limit on the pool, its queues and the deployment, read before knowing whether
+    // the limits exist: one bounded page each instead of a round trip.
+    let pool_page = async {
+        match &pool_name {
+            Some(p) => Some(first_page(client, json!({"work_pools": {"name": {"any_": [p]}}}), QUEUE_HOLDING).await),
+            None => None,
+        }
+    };
+    let deployment_page = async {
+        match (&run.deployment_id, server.flavor) {
+            (Some(id), f) if f.is_v3_like() => {
+                Some(first_page(client, json!({"deployments": {"id": {"any_": [id]}}}), QUEUE_HOLDING).await)
+            }
+            _ => None,
+        }
+    };
+    let (states, flow, deployment, pool, queues, workers, logs, worker_events, pool_page, deployment_page) =
+        tokio::join!(states, flow, deployment, pool, queues, workers, logs, events, pool_page, deployment_page);
 
-    // Round 3: the holders of the limits that are set; round 4: their logs.
+    // Round 3: the holders' logs (and the rest of any holder list longer than a page).
     progress.set("reading concurrency slot holders");
-    let mut concurrency = holders(client, &run, &pool, &queues, &deployment).await;
-    concurrency.holder_logs = holder_logs(client, &concurrency, server.flavor, redactor).await;
+    let mut concurrency = holders(client, &run, &pool, &queues, &deployment, pool_page, deployment_page).await;
+    let judge = Judge {
+        now: jiff::Timestamp::now(),
+        pending_threshold: opts.pending_threshold,
+        pool: pool_name.as_deref(),
+        workers: workers.value().map(Vec::as_slice),
+        logs: None,
+        summaries_only: None,
+    };
+    concurrency.holder_logs = holder_logs(client, concurrency.all_holders(), &judge, redactor).await;
 
     let observation = match (opts.observe, &pool_name) {
         (Some(window), Some(p)) => {
@@ -339,21 +377,46 @@ pub async fn runs_in_states(
     paged::<FlowRun>(client, "/flow_runs/filter", filter).await
 }
 
+/// The first page (200) of runs matching `filter` in `states`, and whether that was all of them.
+async fn first_page(
+    client: &Client,
+    mut filter: serde_json::Value,
+    states: &[&str],
+) -> Result<(Vec<FlowRun>, bool), ApiError> {
+    filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
+    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
+    filter["limit"] = json!(PAGE);
+    filter["offset"] = json!(0);
+    let runs: Vec<FlowRun> = client.post("/flow_runs/filter", &filter).await?;
+    let complete = runs.len() < PAGE;
+    Ok((runs, complete))
+}
+
+/// The holders of the limits that are set, from the speculative first pages read alongside the
+/// pool (so knowing whether a limit exists costs no extra round); a full page is read to the end.
 async fn holders(
     client: &Client,
     run: &FlowRun,
     pool: &Part<WorkPool>,
     queues: &Part<Vec<WorkQueue>>,
     deployment: &Part<Deployment>,
+    pool_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
+    deployment_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
 ) -> Concurrency {
     let no_limit = |what: &str| Part::skipped(format!("the {what} has no concurrency limit"));
+    let in_states = |runs: &[FlowRun], states: &[&str]| -> Vec<FlowRun> {
+        runs.iter().filter(|r| r.state_type().is_some_and(|t| states.contains(&t.as_str()))).cloned().collect()
+    };
+    let pool_page = pool_page.map(|r| r.map_err(|e| e.to_string()));
     let pool_holders = async {
-        match pool.value() {
-            Some(p) if p.concurrency_limit.is_some() => {
+        match (pool.value(), &pool_page) {
+            (Some(p), _) if p.concurrency_limit.is_none() => no_limit("work pool"),
+            (Some(_), Some(Ok((runs, true)))) => Part::ok(in_states(runs, POOL_HOLDING)),
+            (Some(p), Some(Ok((_, false)))) => {
                 part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
             }
-            Some(_) => no_limit("work pool"),
-            None => Part::skipped("the work pool could not be read"),
+            (Some(_), Some(Err(e))) => Part::Failed { error: e.clone() },
+            _ => Part::skipped("the work pool could not be read"),
         }
     };
     let queue = queues.value().and_then(|qs| {
@@ -362,8 +425,15 @@ async fn holders(
             .or_else(|| qs.iter().find(|q| Some(q.name.as_str()) == run.work_queue_name.as_deref()))
     });
     let queue_holders = async {
-        match (queue, pool.value()) {
-            (Some(q), Some(p)) if q.concurrency_limit.is_some() => part(
+        match (queue, pool.value(), &pool_page) {
+            (Some(q), _, _) if q.concurrency_limit.is_none() => no_limit("work queue"),
+            (Some(q), Some(_), Some(Ok((runs, true)))) => Part::ok(
+                in_states(runs, QUEUE_HOLDING)
+                    .into_iter()
+                    .filter(|r| r.work_queue_name.as_deref() == Some(q.name.as_str()))
+                    .collect(),
+            ),
+            (Some(q), Some(p), Some(Ok((_, false)))) => part(
                 runs_in_states(
                     client,
                     json!({"work_pools": {"name": {"any_": [p.name]}}, "work_pool_queues": {"name": {"any_": [q.name]}}}),
@@ -371,17 +441,19 @@ async fn holders(
                 )
                 .await,
             ),
-            (Some(_), _) => no_limit("work queue"),
+            (Some(_), _, Some(Err(e))) => Part::Failed { error: e.clone() },
             _ => Part::skipped("the run's work queue could not be read"),
         }
     };
     let deployment_holders = async {
-        match deployment.value() {
-            Some(d) if d.global_concurrency_limit.as_ref().is_some_and(|l| l.limit.is_some()) => {
+        let limited = |d: &Deployment| d.global_concurrency_limit.as_ref().is_some_and(|l| l.limit.is_some());
+        match (deployment.value(), deployment_page) {
+            (Some(d), _) if !limited(d) => no_limit("deployment"),
+            (Some(_), Some(Ok((runs, true)))) => Part::ok(runs),
+            (Some(d), _) => {
                 part(runs_in_states(client, json!({"deployments": {"id": {"any_": [d.id]}}}), QUEUE_HOLDING).await)
             }
-            Some(_) => no_limit("deployment"),
-            None => Part::skipped("the deployment could not be read"),
+            (None, _) => Part::skipped("the deployment could not be read"),
         }
     };
     let (pool_holders, queue_holders, deployment_holders) =
@@ -389,19 +461,32 @@ async fn holders(
     Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Part::skipped("no slot holders") }
 }
 
-/// For each holder (up to the cap): its first 10 log lines (the worker's "submitting" line) and its
-/// latest line (is it still talking?). Prefect 3 holders carry their worker in labels, so only
-/// Running ones are read there.
-pub async fn holder_logs(client: &Client, c: &Concurrency, flavor: Flavor, redactor: &Redactor) -> Part<Vec<RunLogs>> {
+/// Whether a holder's logs can change a verdict: a Pending holder past the threshold whose worker is
+/// not in its labels (Prefect 2 names it only in the logs), or a Running holder whose worker may be
+/// gone (then silence makes it a zombie).
+pub fn needs_logs(run: &FlowRun, judge: &Judge<'_>) -> bool {
+    let labelled = run.label("prefect.worker.name");
+    let age = run.state.as_ref().and_then(|s| s.timestamp).map(|t| judge.since(t)).unwrap_or_default();
+    match run.state_type() {
+        Some(super::types::StateType::Pending) => labelled.is_none() && age > judge.pending_threshold,
+        Some(super::types::StateType::Running) => match labelled {
+            Some(w) => judge.worker_status(w) != WorkerStatus::Online,
+            None => judge.workers.is_none_or(|ws| ws.is_empty() || ws.iter().any(|w| !judge.liveness(w).is_online())),
+        },
+        _ => false,
+    }
+}
+
+/// For each holder that needs it (up to the cap): its first 10 log lines (the worker's "submitting"
+/// line) and its latest line (is it still talking?).
+pub async fn holder_logs(
+    client: &Client,
+    holders: Vec<&FlowRun>,
+    judge: &Judge<'_>,
+    redactor: &Redactor,
+) -> Part<Vec<RunLogs>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let wanted: Vec<&FlowRun> = c
-        .all_holders()
-        .into_iter()
-        .filter(|r| {
-            flavor == Flavor::V2 || r.state_type() == Some(&super::types::StateType::Running) || r.labels.is_empty()
-        })
-        .take(HOLDER_LOG_CAP)
-        .collect();
+    let wanted: Vec<&FlowRun> = holders.into_iter().filter(|r| needs_logs(r, judge)).take(HOLDER_LOG_CAP).collect();
     if wanted.is_empty() {
         return Part::skipped("no slot holder needs its logs read");
     }

@@ -5,4 +5,5 @@ pub mod client;
 pub mod collect;
 pub mod observe;
 pub mod readonly;
+pub mod slots;
 pub mod types;

@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod fmt;
 mod markdown;
+pub mod slots;
 pub mod style;
 mod table;
 

@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
-use super::Status;
 use super::doctor::DoctorReport;
 use super::fmt::human;
 use super::style::{Styles, item_symbol};
+use super::{RankedFinding, Status};
+use crate::evidence::SourceRecord;
 
 impl DoctorReport {
     /// `STUCK`, `CRITICAL` (a crashed run is not stuck), `WARNING`, `OK`, `UNKNOWN`.
@@ -82,36 +83,7 @@ pub fn doctor_table(r: &DoctorReport, st: &Styles, quiet: bool) -> String {
         let _ = writeln!(out, "  {sym} {:<18} {}", c.id, c.detail);
     }
 
-    if !r.findings.is_empty() {
-        let _ = writeln!(out, "\n{}", st.paint(st.heading, "Findings"));
-        for f in &r.findings {
-            let f_ = &f.finding;
-            let sev = format!("{:<8}", format!("{:?}", f_.severity).to_uppercase());
-            let _ = writeln!(
-                out,
-                "  {}. {} {}  {}",
-                f.rank,
-                st.paint(st.severity(f_.severity), &sev),
-                st.paint(st.dim, f_.id),
-                st.paint(st.heading, &f_.title)
-            );
-            if !f_.detail.is_empty() {
-                let _ = writeln!(out, "     {}", f_.detail);
-            }
-            if !f_.evidence.is_empty() {
-                let _ = writeln!(out, "     Evidence:");
-                for e in &f_.evidence {
-                    let _ = writeln!(out, "       - {e}");
-                }
-            }
-            if !f_.remediation.is_empty() {
-                let _ = writeln!(out, "     Fix:");
-                for (i, step) in f_.remediation.iter().enumerate() {
-                    let _ = writeln!(out, "       {}. {}", i + 1, highlight_command(step, st));
-                }
-            }
-        }
-    }
+    findings_section(&mut out, &r.findings, st);
 
     if !r.timeline.is_empty() {
         let _ = writeln!(out, "\n{}", st.paint(st.heading, "Timeline"));
@@ -124,12 +96,52 @@ pub fn doctor_table(r: &DoctorReport, st: &Styles, quiet: bool) -> String {
         }
     }
 
+    sources_section(&mut out, &r.sources, st);
+    out
+}
+
+/// The ranked findings: rank, severity, id, title, detail, evidence and numbered fix steps.
+pub fn findings_section(out: &mut String, findings: &[RankedFinding], st: &Styles) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", st.paint(st.heading, "Findings"));
+    for f in findings {
+        let f_ = &f.finding;
+        let sev = format!("{:<8}", format!("{:?}", f_.severity).to_uppercase());
+        let _ = writeln!(
+            out,
+            "  {}. {} {}  {}",
+            f.rank,
+            st.paint(st.severity(f_.severity), &sev),
+            st.paint(st.dim, f_.id),
+            st.paint(st.heading, &f_.title)
+        );
+        if !f_.detail.is_empty() {
+            let _ = writeln!(out, "     {}", f_.detail);
+        }
+        if !f_.evidence.is_empty() {
+            let _ = writeln!(out, "     Evidence:");
+            for e in &f_.evidence {
+                let _ = writeln!(out, "       - {e}");
+            }
+        }
+        if !f_.remediation.is_empty() {
+            let _ = writeln!(out, "     Fix:");
+            for (i, step) in f_.remediation.iter().enumerate() {
+                let _ = writeln!(out, "       {}. {}", i + 1, highlight_command(step, st));
+            }
+        }
+    }
+}
+
+/// Which backends were consulted, how they fared and how long they took.
+pub fn sources_section(out: &mut String, sources: &[SourceRecord], st: &Styles) {
     let _ = writeln!(out, "\n{}", st.paint(st.heading, "Sources"));
-    for s in &r.sources {
+    for s in sources {
         let status = format!("{:?}", s.status).to_lowercase();
         let _ = writeln!(out, "  {:<12} {:<10} {} ({} ms)", s.name, status, s.detail, s.millis);
     }
-    out
 }
 
 /// Colours the command part of "Do this: <command>" steps.

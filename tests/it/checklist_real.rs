@@ -62,32 +62,36 @@ fn racing_workers(s: &Server) {
     let api = s.api();
     let pool = sleeping_pool(s, "race");
     let dep = hello_deployment(s, &pool, "hello.py:hello", json!({}));
+    let a = WorkerProc::start(s, &pool.name, &[], &[]);
+    let b = WorkerProc::start(s, &pool.name, &[], &[]);
+    a.wait_online(&api, &pool.name, Duration::from_secs(60));
+    b.wait_online(&api, &pool.name, Duration::from_secs(60));
     let mut pids = JobPids::default();
-    let mut workers = Vec::new();
     let mut raced = None;
-    // Runs exist before both workers start, so their first polls overlap; try a few batches.
-    for _ in 0..3 {
-        let runs: Vec<_> = (0..12).map(|_| api.run(&dep, -2)).collect();
-        let a = WorkerProc::start(s, &pool.name, &[], &[]);
-        let b = WorkerProc::start(s, &pool.name, &[], &[]);
+    // Both workers poll every second; a burst of runs is seen by both before either has claimed them
+    // all. Runs are due two seconds out, inside both workers' prefetch window.
+    for _ in 0..4 {
+        let runs: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                (0..4).map(|_| scope.spawn(|| (0..5).map(|_| api.run(&dep, 2)).collect::<Vec<_>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().expect("creator")).collect()
+        });
         for r in &runs {
             pids.0.push(api.wait_infra_pid(r, Duration::from_secs(90)));
         }
-        // Both workers finished logging about every run once all have infrastructure.
-        std::thread::sleep(Duration::from_secs(1));
+        // Both workers' log lines about every run have been shipped once all have infrastructure.
+        std::thread::sleep(Duration::from_secs(3));
         raced = runs.into_iter().find(|r| {
             let logs = api.post("/logs/filter", json!({"logs": {"flow_run_id": {"any_": [r.id]}}, "limit": 200}));
             logs.as_array().is_some_and(|l| {
                 l.iter().any(|x| x["message"].as_str().is_some_and(|m| m.starts_with("Aborted submission")))
             })
         });
-        // Keep the workers alive: stopping them would stop (and crash) their jobs on Prefect 2.
-        workers.push((a, b));
         if raced.is_some() {
             break;
         }
     }
-    let run = raced.expect("two workers on one queue raced for at least one of 36 runs");
+    let run = raced.expect("two workers on one queue raced for at least one of 80 runs");
     let out = s.unstuck(&["doctor", &run.id, "-o", "json", "--pending-threshold", "1s"]);
     out.expect_code(2);
     let v = out.json();
@@ -95,6 +99,8 @@ fn racing_workers(s: &Server) {
     assert_eq!(item(&v, "duplicate-pollers"), "fail");
     let evidence = v["findings"][0]["evidence"].to_string();
     assert!(evidence.contains("Aborted submission of flow run"), "{evidence}");
+    // The workers stay alive until here: stopping them would stop (and crash) their jobs on Prefect 2.
+    drop((a, b));
 }
 
 /// The pool's job command is `sleep 600`: the worker records the process, the flow never starts.

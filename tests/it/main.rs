@@ -10,3 +10,4 @@ mod harness;
 mod schema;
 mod secrets;
 mod secure;
+mod slots_real;

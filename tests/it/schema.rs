@@ -4,11 +4,34 @@ use std::path::Path;
 
 use crate::harness::{self, unstuck};
 
-pub fn validator(name: &str) -> jsonschema::Validator {
+const SCHEMA_BASE: &str = "https://github.com/unstuck/unstuck/schemas/";
+
+fn schema_file(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name);
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("schema file")).expect("schema JSON");
-    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Resolves the schemas' `$id` URLs to the files in schemas/ (no network).
+struct LocalSchemas;
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri.as_str().strip_prefix(SCHEMA_BASE).ok_or_else(|| format!("not one of ours: {uri}"))?;
+        Ok(schema_file(name))
+    }
+}
+
+pub fn validator(name: &str) -> jsonschema::Validator {
+    let schema = schema_file(name);
+    assert_eq!(schema["$id"], format!("{SCHEMA_BASE}{name}"), "$id of {name}");
+    jsonschema::options()
+        .with_retriever(LocalSchemas)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
 }
 
 #[track_caller]

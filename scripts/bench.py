@@ -1,0 +1,227 @@
+"""Benchmarks for unstuck (SPEC 10), against a real local Prefect server started by scripts/bench.
+
+  slots-vs-prefect  `unstuck work-pool slots P` against `prefect work-pool slots P` on the same server,
+                    whole process, median of several runs, and the ratio (target: >= 20x).
+  slots-scale       a pool with 10,000 slot holders across 50 queues: wall time and peak RSS of
+                    `unstuck work-pool slots` (target: <= 2 s, <= 100 MB), and Prefect's CLI for comparison.
+  doctor-depth      every request delayed by D = 200 ms through a proxy: `unstuck doctor` wall time
+                    (target: <= 4*D + 200 ms).
+  version           `unstuck --version` (target: <= 10 ms).
+  health-scale      `unstuck health` over 200 pools (target: <= 5 s), when the binary has `health`.
+
+Only the Python standard library is used; run it with the Prefect virtualenv's interpreter.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import http.server
+import json
+import os
+import re
+import shutil
+import socketserver
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+
+
+def api(base, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    for attempt in range(10):
+        req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                text = resp.read()
+                return json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            if e.code < 500 or attempt == 9:
+                raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:200]!r}")
+            time.sleep(0.2 * (attempt + 1))
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_pool(base, prefix, queues=1, limit=None):
+    name = unique(prefix)
+    api(base, "POST", "/work_pools/", {"name": name, "type": "process", **({"concurrency_limit": limit} if limit else {})})
+    flow = api(base, "POST", "/flows/", {"name": unique("benchflow")})
+    deployments = []
+    for i in range(queues):
+        q = "default" if i == 0 else f"q{i:02d}"
+        if i:
+            api(base, "POST", f"/work_pools/{name}/queues", {"name": q})
+        dep = api(base, "POST", "/deployments/", {
+            "name": unique("dep"), "flow_id": flow["id"], "work_pool_name": name,
+            "work_queue_name": q, "entrypoint": "flows.py:hello",
+        })
+        deployments.append(dep["id"])
+    return name, deployments
+
+
+def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=16):
+    """Runs as a live Prefect 3 worker leaves them: the worker heartbeats, and labels each run it claims."""
+    worker = unique("bench-worker")
+    api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": 30})
+    jobs = [d for d in deployment_ids for _ in range(per_deployment)]
+    body = {"state": {"type": state}}
+
+    def one(d):
+        run = api(base, "POST", f"/deployments/{d}/create_flow_run", body)
+        api(base, "PATCH", f"/flow_runs/{run['id']}/labels", {"prefect.worker.name": worker, "prefect.worker.type": "process"})
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        list(ex.map(one, jobs))
+    return len(jobs)
+
+
+def timed(cmd, env, runs, measure_rss=False):
+    """Whole-process wall times (seconds) and peak RSS (MiB, via GNU time when asked and available)."""
+    walls, rss = [], []
+    gnu_time = shutil.which("time") if measure_rss else None
+    for _ in range(runs):
+        full = ([gnu_time, "-f", "%M"] if gnu_time else []) + cmd
+        started = time.perf_counter()
+        p = subprocess.run(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        walls.append(time.perf_counter() - started)
+        if p.returncode not in (0, 1, 2):
+            raise RuntimeError(f"{cmd} exited {p.returncode}: {p.stderr[-500:]}")
+        if gnu_time:
+            kb = [int(x) for x in re.findall(r"^(\d+)$", p.stderr, re.M)]
+            if kb:
+                rss.append(kb[-1] / 1024)
+    return walls, rss
+
+
+def fmt(seconds):
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+class DelayingProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards to the real server after a fixed delay per request."""
+
+    upstream = ""
+    delay = 0.2
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self):
+        time.sleep(self.delay)
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        req = urllib.request.Request(self.upstream + self.path.removeprefix("/api"), data=body, method=self.command, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                status, payload, ctype = resp.status, resp.read(), resp.headers.get("content-type", "application/json")
+        except urllib.error.HTTPError as e:
+            status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "application/json")
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = _forward
+    do_POST = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--api-url", required=True)
+    ap.add_argument("--unstuck", required=True)
+    ap.add_argument("--prefect", required=True)
+    ap.add_argument("--runs", type=int, default=10, help="repetitions per measurement")
+    ap.add_argument("--holders", type=int, default=10_000)
+    ap.add_argument("--queues", type=int, default=50)
+    ap.add_argument("--delay", type=float, default=0.2, help="per-request delay for doctor-depth (s)")
+    ap.add_argument("--pools", type=int, default=200, help="pools for health-scale")
+    ap.add_argument("--only", nargs="*", help="run only these benchmarks")
+    args = ap.parse_args()
+    base = args.api_url.rstrip("/")
+    home = tempfile.mkdtemp(prefix="unstuck-bench-home-")
+    env = {**os.environ, "PREFECT_API_URL": base, "PREFECT_HOME": home, "NO_COLOR": "1", "NO_PROXY": "127.0.0.1,localhost"}
+    env.pop("PREFECT_API_KEY", None)
+    want = lambda name: not args.only or name in args.only
+    results = {}
+
+    if want("version"):
+        walls, _ = timed([args.unstuck, "--version"], env, max(args.runs, 20))
+        results["version"] = statistics.median(walls)
+        print(f"version: unstuck --version median {fmt(results['version'])} over {len(walls)} runs (target <= 10 ms)")
+
+    if want("slots-vs-prefect"):
+        pool, deps = make_pool(base, "bench-small", queues=2, limit=5)
+        create_runs(base, pool, deps, 2)
+        ours, _ = timed([args.unstuck, "work-pool", "slots", pool], env, args.runs)
+        theirs, _ = timed([args.prefect, "work-pool", "slots", pool], env, args.runs)
+        ratio = statistics.median(theirs) / statistics.median(ours)
+        results["slots-vs-prefect"] = ratio
+        print(f"slots-vs-prefect: unstuck median {fmt(statistics.median(ours))}, prefect median "
+              f"{fmt(statistics.median(theirs))} over {args.runs} runs each: {ratio:.0f}x faster (target >= 20x)")
+
+    if want("slots-scale"):
+        per_queue = args.holders // args.queues
+        t0 = time.perf_counter()
+        pool, deps = make_pool(base, "bench-big", queues=args.queues)
+        n = create_runs(base, pool, deps, per_queue)
+        print(f"slots-scale: built pool {pool} with {n} Running runs across {args.queues} queues in {time.perf_counter() - t0:.0f} s")
+        walls, rss = timed([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env, max(3, args.runs // 3), measure_rss=True)
+        out = subprocess.run([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env=env, capture_output=True, text=True)
+        listed = len(json.loads(out.stdout)["holders"])
+        rss_note = f", peak RSS max {max(rss):.0f} MiB" if rss else ""
+        print(f"slots-scale: unstuck lists {listed} holders; wall median {fmt(statistics.median(walls))}, max "
+              f"{fmt(max(walls))}{rss_note} (targets <= 2 s, <= 100 MB)")
+        walls, rss = timed([args.prefect, "work-pool", "slots", pool], env, 1, measure_rss=True)
+        rss_note = f", peak RSS {max(rss):.0f} MiB" if rss else ""
+        print(f"slots-scale: prefect work-pool slots took {fmt(walls[0])}{rss_note}")
+
+    if want("doctor-depth"):
+        # A Late run in a full pool (limit 1, held by a Pending run): every round of requests happens.
+        pool, deps = make_pool(base, "bench-depth", limit=1)
+        holder = api(base, "POST", f"/deployments/{deps[0]}/create_flow_run", {"state": {"type": "PENDING"}})
+        past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)).isoformat()
+        run = api(base, "POST", f"/deployments/{deps[0]}/create_flow_run",
+                  {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": past}}})
+        DelayingProxy.upstream = base
+        DelayingProxy.delay = args.delay
+        server = ThreadingServer(("127.0.0.1", 0), DelayingProxy)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        proxied = f"http://127.0.0.1:{server.server_address[1]}/api"
+        walls, _ = timed([args.unstuck, "doctor", run["id"], "--api-url", proxied, "-o", "json"], env, max(3, args.runs // 2))
+        server.shutdown()
+        target = 4 * args.delay + 0.2
+        print(f"doctor-depth: D = {fmt(args.delay)} per request: doctor median {fmt(statistics.median(walls))} "
+              f"(target <= 4*D + 200 ms = {fmt(target)}); holder {holder['id']}")
+
+    if want("health-scale"):
+        has_health = subprocess.run([args.unstuck, "health", "--help"], capture_output=True).returncode == 0
+        if not has_health:
+            print("health-scale: skipped (this unstuck has no health command)")
+        else:
+            t0 = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                list(ex.map(lambda i: make_pool(base, f"bench-fleet{i:03d}"), range(args.pools)))
+            print(f"health-scale: built {args.pools} pools in {time.perf_counter() - t0:.0f} s")
+            walls, rss = timed([args.unstuck, "health", "-o", "json"], env, max(3, args.runs // 3), measure_rss=True)
+            rss_note = f", peak RSS max {max(rss):.0f} MiB" if rss else ""
+            print(f"health-scale: health over every pool on the server: median {fmt(statistics.median(walls))}"
+                  f"{rss_note} (target <= 5 s for 200 pools)")
+
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

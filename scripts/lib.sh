@@ -1,0 +1,94 @@
+# Shared by scripts/test and scripts/bench: Prefect virtualenvs and servers on free loopback ports.
+# Source it from a script that has `set -euo pipefail`; it installs an EXIT trap that stops every
+# server it started (by process group id) and removes its scratch directory.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venvs=${UNSTUCK_VENVS:-$root/.venvs}
+python=${PYTHON:-python3}
+work=$(mktemp -d "${TMPDIR:-/tmp}/unstuck.XXXXXX")
+pids=()
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+
+cleanup() {
+  local pid i alive
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for i in $(seq 1 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ensure_venv NAME REQUIREMENTS: a virtualenv in $venvs/NAME, rebuilt when the requirements change.
+ensure_venv() {
+  local name=$1 req=$2 dir stamp want
+  dir=$venvs/$name
+  stamp=$dir/.requirements.sha256
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -x $dir/bin/prefect && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+    return 0
+  fi
+  log "creating $dir from $req (about a minute)"
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
+
+# ensure_venvs: both Prefect versions, in parallel.
+ensure_venvs() {
+  local p3 p2
+  mkdir -p "$venvs"
+  ensure_venv prefect3 "$root/tests/python/prefect3.txt" &
+  p3=$!
+  ensure_venv prefect2 "$root/tests/python/prefect2.txt" &
+  p2=$!
+  wait "$p3" || { log "installing Prefect 3 failed"; exit 1; }
+  wait "$p2" || { log "installing Prefect 2 failed"; exit 1; }
+}
+
+free_port() {
+  "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME VENV [VAR=VALUE...]: starts a server in its own session; sets url_NAME and pid_NAME.
+start_server() {
+  local name=$1 venv=$2 port home
+  shift 2
+  port=$(free_port)
+  home=$work/$name
+  mkdir -p "$home"
+  env -u PREFECT_API_URL -u PREFECT_API_KEY -u PREFECT_API_AUTH_STRING -u PREFECT_PROFILE \
+    PREFECT_HOME="$home" PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_UI_ENABLED=false "$@" \
+    setsid "$venvs/$venv/bin/prefect" server start --host 127.0.0.1 --port "$port" \
+    > "$home/server.log" 2>&1 < /dev/null &
+  pids+=("$!")
+  disown "$!"
+  printf -v "url_$name" 'http://127.0.0.1:%s/api' "$port"
+  printf -v "pid_$name" '%s' "$!"
+}
+
+# wait_healthy NAME: waits for the server's /health, or prints its log and exits.
+wait_healthy() {
+  local name=$1 url pid deadline
+  url=url_$name
+  url=${!url}
+  pid=pid_$name
+  pid=${!pid}
+  deadline=$((SECONDS + 180))
+  until "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/health', timeout=2)" "$url" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || (( SECONDS > deadline )); then
+      log "server $name did not come up at $url; its log:"
+      tail -n 40 "$work/$name/server.log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  log "server $name ready at $url"
+}

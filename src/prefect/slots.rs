@@ -1,0 +1,521 @@
+//! Who holds the concurrency slots of a work pool, a work queue or a deployment.
+//!
+//! Prefect 3 servers report holders with `concurrency_status` (pages of up to 200 queues, up to 200
+//! runs per queue; queues with more are paged on their own). Servers without it (Prefect 2, older 3.x;
+//! a 404/405) get the same answer from flow-run filters: PENDING+RUNNING in the pool's queues,
+//! PENDING+RUNNING+CANCELLING for a queue or a deployment. Either way every holder is listed.
+//!
+//! The summaries `concurrency_status` returns lack labels and infrastructure pids; those are read for
+//! every holder when there are at most `DETAIL_CAP`, and otherwise only for the holders that could be
+//! dead (Pending past the threshold, and Running while a worker of the pool is not alive).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{ApiError, Client};
+use super::collect::{
+    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info, server_version,
+};
+use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
+use crate::checks::Judge;
+use crate::evidence::{Holders, Part, SlotScope, SlotsEvidence, Waiting};
+use crate::redact::Redactor;
+
+/// Up to this many holders, every holder's details are read.
+pub const DETAIL_CAP: usize = 1000;
+/// Concurrent page or batch requests.
+const FAN_OUT: usize = 4;
+/// Waiting runs read in full before counting the rest.
+const FEW: usize = 20;
+
+/// What the user asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Pool(String),
+    Queue { name: String, pool: Option<String> },
+    Deployment(DeploymentRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentRef {
+    Id(uuid::Uuid),
+    Name { flow: String, deployment: String },
+}
+
+/// `<FLOW>/<DEPLOYMENT>` or a deployment id.
+pub fn parse_deployment_ref(arg: &str) -> Result<DeploymentRef, String> {
+    let s = arg.trim();
+    if let Ok(id) = uuid::Uuid::parse_str(s) {
+        return Ok(DeploymentRef::Id(id));
+    }
+    match s.split_once('/') {
+        Some((flow, dep)) if !flow.is_empty() && !dep.is_empty() && !dep.contains('/') => {
+            Ok(DeploymentRef::Name { flow: flow.to_string(), deployment: dep.to_string() })
+        }
+        _ => Err(format!("'{s}' is neither <FLOW>/<DEPLOYMENT> (e.g. etl/nightly) nor a deployment id (a UUID)")),
+    }
+}
+
+/// One run in a `concurrency_status` answer.
+#[derive(Debug, Deserialize)]
+struct SlotSummary {
+    id: String,
+    name: String,
+    state_type: StateType,
+    #[serde(default)]
+    state_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    state_timestamp: Option<Timestamp>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    start_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QueueStatus {
+    queue_id: String,
+    queue_name: String,
+    #[serde(default)]
+    flow_runs: Vec<SlotSummary>,
+    #[serde(default)]
+    flow_run_count: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoolStatusPage {
+    #[serde(default)]
+    queues: Vec<QueueStatus>,
+    #[serde(default)]
+    pages: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct QueueStatusPage {
+    #[serde(default)]
+    flow_runs: Vec<SlotSummary>,
+    #[serde(default)]
+    pages: usize,
+}
+
+impl SlotSummary {
+    /// A holder as a flow run (state, names, queue and pool) without the details.
+    fn into_run(self, queue: &str, pool: Option<&str>) -> FlowRun {
+        let state = State {
+            id: None,
+            state_type: self.state_type.clone(),
+            name: self.state_name.clone(),
+            timestamp: self.state_timestamp,
+            message: None,
+            state_details: Default::default(),
+        };
+        FlowRun {
+            id: self.id,
+            name: self.name,
+            flow_id: None,
+            deployment_id: None,
+            work_queue_id: None,
+            work_queue_name: Some(queue.to_string()),
+            work_pool_name: pool.map(str::to_string),
+            state_type: Some(self.state_type),
+            state_name: self.state_name,
+            state: Some(state),
+            created: None,
+            expected_start_time: None,
+            next_scheduled_start_time: None,
+            start_time: self.start_time,
+            end_time: None,
+            infrastructure_pid: None,
+            run_count: 0,
+            tags: vec![],
+            labels: Default::default(),
+            job_variables: None,
+        }
+    }
+}
+
+/// The server has no such route (older servers): fall back to flow-run filters.
+fn route_absent(e: &ApiError) -> bool {
+    matches!(e, ApiError::NotFound { .. } | ApiError::Status { status: 405 | 422, .. })
+}
+
+/// Every page of a paged POST, the first alone (it says how many there are), the rest concurrently.
+async fn all_pages<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    body: Value,
+    pages_of: impl Fn(&T) -> usize,
+) -> Result<Vec<T>, ApiError> {
+    let mut first_body = body.clone();
+    first_body["page"] = json!(1);
+    let first: T = client.post(path, &first_body).await?;
+    let pages = pages_of(&first);
+    let rest: Vec<T> = stream::iter(2..=pages.max(1))
+        .map(|page| {
+            let mut b = body.clone();
+            b["page"] = json!(page);
+            async move { client.post::<T>(path, &b).await }
+        })
+        .buffered(FAN_OUT)
+        .try_collect()
+        .await?;
+    Ok(std::iter::once(first).chain(rest).collect())
+}
+
+/// A queue's holders from `/work_queues/{id}/concurrency_status`, every page.
+async fn queue_status_runs(
+    client: &Client,
+    queue_id: &str,
+    queue: &str,
+    pool: Option<&str>,
+) -> Result<Vec<FlowRun>, ApiError> {
+    let pages: Vec<QueueStatusPage> = all_pages(
+        client,
+        &format!("/work_queues/{queue_id}/concurrency_status"),
+        json!({"limit": PAGE}),
+        |p: &QueueStatusPage| p.pages,
+    )
+    .await?;
+    Ok(pages.into_iter().flat_map(|p| p.flow_runs).map(|s| s.into_run(queue, pool)).collect())
+}
+
+/// A pool's holders from `/work_pools/{name}/concurrency_status`: every page of queues, and every page
+/// of runs for queues with more than 200 holders.
+async fn pool_status_runs(client: &Client, pool: &str) -> Result<Vec<FlowRun>, ApiError> {
+    let pages: Vec<PoolStatusPage> = all_pages(
+        client,
+        &format!("/work_pools/{}/concurrency_status", seg(pool)),
+        json!({"limit": PAGE, "flow_run_limit": PAGE}),
+        |p: &PoolStatusPage| p.pages,
+    )
+    .await?;
+    let (complete, truncated): (Vec<QueueStatus>, Vec<QueueStatus>) =
+        pages.into_iter().flat_map(|p| p.queues).partition(|q| q.flow_runs.len() >= q.flow_run_count);
+    let mut runs: Vec<FlowRun> = complete
+        .into_iter()
+        .flat_map(|q| {
+            let name = q.queue_name;
+            q.flow_runs.into_iter().map(move |s| s.into_run(&name, Some(pool))).collect::<Vec<_>>()
+        })
+        .collect();
+    let more: Vec<Vec<FlowRun>> = stream::iter(truncated)
+        .map(|q| async move { queue_status_runs(client, &q.queue_id, &q.queue_name, Some(pool)).await })
+        .buffered(FAN_OUT)
+        .try_collect()
+        .await?;
+    runs.extend(more.into_iter().flatten());
+    Ok(runs)
+}
+
+/// Every run matching `filter` in `states`: counted first, then all pages concurrently.
+pub async fn all_runs(client: &Client, mut filter: Value, states: &[&str]) -> Result<Vec<FlowRun>, ApiError> {
+    filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
+    let total: usize = client.post("/flow_runs/count", &filter).await?;
+    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
+    let pages: Vec<Vec<FlowRun>> = stream::iter((0..total.div_ceil(PAGE)).map(|p| p * PAGE))
+        .map(|offset| {
+            let mut b = filter.clone();
+            b["limit"] = json!(PAGE);
+            b["offset"] = json!(offset);
+            async move { client.post::<Vec<FlowRun>>("/flow_runs/filter", &b).await }
+        })
+        .buffered(FAN_OUT)
+        .try_collect()
+        .await?;
+    // Runs that moved between pages may appear twice.
+    let mut seen = BTreeSet::new();
+    Ok(pages.into_iter().flatten().filter(|r| seen.insert(r.id.clone())).collect())
+}
+
+/// Full flow runs for `ids`, 200 per request.
+async fn runs_by_id(client: &Client, ids: &[String]) -> Result<Vec<FlowRun>, ApiError> {
+    let batches: Vec<Vec<FlowRun>> = stream::iter(ids.chunks(PAGE))
+        .map(|chunk| async move {
+            let body = json!({"flow_runs": {"id": {"any_": chunk}}, "limit": PAGE, "offset": 0});
+            client.post::<Vec<FlowRun>>("/flow_runs/filter", &body).await
+        })
+        .buffered(FAN_OUT)
+        .try_collect()
+        .await?;
+    Ok(batches.into_iter().flatten().collect())
+}
+
+/// Replaces summaries by full runs where they are needed (all of them up to the cap); drops holders
+/// that left a slot-holding state meanwhile.
+async fn add_details(
+    client: &Client,
+    mut runs: Vec<FlowRun>,
+    workers: Option<&[Worker]>,
+    now: Timestamp,
+    threshold: Duration,
+    holding: &[&str],
+) -> Result<(Vec<FlowRun>, BTreeSet<String>), ApiError> {
+    let judge = Judge { now, pending_threshold: threshold, pool: None, workers, logs: None, summaries_only: None };
+    let some_worker_down = workers.is_none_or(|w| w.iter().any(|w| !judge.liveness(w).is_online()));
+    let wanted: Vec<String> = if runs.len() <= DETAIL_CAP {
+        runs.iter().map(|r| r.id.clone()).collect()
+    } else {
+        runs.iter()
+            .filter(|r| {
+                let old = r.state.as_ref().and_then(|s| s.timestamp).is_some_and(|t| judge.since(t) > threshold);
+                match r.state_type() {
+                    Some(StateType::Pending) => old,
+                    Some(StateType::Running) => some_worker_down,
+                    _ => false,
+                }
+            })
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let detailed = runs_by_id(client, &wanted).await?;
+    let mut summaries_only: BTreeSet<String> = runs.iter().map(|r| r.id.clone()).collect();
+    for d in detailed {
+        if let Some(slot) = runs.iter_mut().find(|r| r.id == d.id) {
+            summaries_only.remove(&d.id);
+            *slot = d;
+        }
+    }
+    runs.retain(|r| r.state_type().is_some_and(|t| holding.contains(&t.as_str())));
+    summaries_only.retain(|id| runs.iter().any(|r| &r.id == id));
+    Ok((runs, summaries_only))
+}
+
+/// Runs due and not started in the scope: how many, and when the oldest was due. One request reads
+/// the first few; only when there are more does the count need a second request.
+async fn waiting(client: &Client, mut filter: Value) -> Result<Waiting, ApiError> {
+    filter["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "expected_start_time": {"before_": Timestamp::now().to_string()}});
+    let mut page = filter.clone();
+    page["sort"] = json!("EXPECTED_START_TIME_ASC");
+    page["limit"] = json!(FEW);
+    let first: Vec<FlowRun> = client.post("/flow_runs/filter", &page).await?;
+    let oldest_expected_start = first.first().and_then(|r| r.expected_start_time);
+    let count =
+        if first.len() < FEW { first.len() as u64 } else { client.post::<u64>("/flow_runs/count", &filter).await? };
+    Ok(Waiting { count, oldest_expected_start })
+}
+
+fn not_found(what: String, client: &Client) -> impl FnOnce(ApiError) -> CollectError + '_ {
+    move |e| match e {
+        ApiError::NotFound { .. } => CollectError::NotFound(format!("{what} not found on {}", client.base_url())),
+        e => CollectError::Api(e),
+    }
+}
+
+/// Resolves the target to a scope and the objects it names.
+async fn resolve(
+    client: &Client,
+    target: &Target,
+) -> Result<(SlotScope, Part<WorkPool>, Part<Vec<WorkQueue>>, Part<Deployment>), CollectError> {
+    match target {
+        Target::Pool(name) => {
+            let pool: WorkPool = client
+                .get(&format!("/work_pools/{}", seg(name)))
+                .await
+                .map_err(not_found(format!("work pool '{name}'"), client))?;
+            Ok((
+                SlotScope::WorkPool { name: pool.name.clone() },
+                Part::ok(pool),
+                Part::skipped("read below"),
+                Part::skipped("a pool"),
+            ))
+        }
+        Target::Queue { name, pool: Some(pool) } => {
+            let (pool_path, queue_path) =
+                (format!("/work_pools/{}", seg(pool)), format!("/work_pools/{}/queues/{}", seg(pool), seg(name)));
+            let (p, q) = tokio::join!(client.get::<WorkPool>(&pool_path), client.get::<WorkQueue>(&queue_path));
+            let p = p.map_err(not_found(format!("work pool '{pool}'"), client))?;
+            let q = q.map_err(not_found(format!("work queue '{name}' in pool '{pool}'"), client))?;
+            Ok((
+                SlotScope::WorkQueue { pool: p.name.clone(), name: q.name.clone() },
+                Part::ok(p),
+                Part::ok(vec![q]),
+                Part::skipped("a queue"),
+            ))
+        }
+        Target::Queue { name, pool: None } => {
+            // Queue names are unique per pool only: refuse to guess between pools.
+            let path = format!("/work_queues/name/{}", seg(name));
+            let body = json!({"work_queues": {"name": {"any_": [name]}}, "limit": PAGE});
+            let (q, all) = tokio::join!(
+                client.get::<WorkQueue>(&path),
+                client.post::<Vec<WorkQueue>>("/work_queues/filter", &body)
+            );
+            let q = q.map_err(not_found(format!("work queue '{name}'"), client))?;
+            let pools: BTreeSet<String> =
+                all.unwrap_or_default().into_iter().filter_map(|q| q.work_pool_name).collect();
+            if pools.len() > 1 {
+                return Err(CollectError::AmbiguousQueue {
+                    name: name.clone(),
+                    pools: pools.into_iter().collect::<Vec<_>>().join(", "),
+                });
+            }
+            let pool_name = q.work_pool_name.clone().unwrap_or_default();
+            let p = client.get::<WorkPool>(&format!("/work_pools/{}", seg(&pool_name))).await;
+            Ok((
+                SlotScope::WorkQueue { pool: pool_name, name: q.name.clone() },
+                part(p),
+                Part::ok(vec![q]),
+                Part::skipped("a queue"),
+            ))
+        }
+        Target::Deployment(r) => {
+            let (path, what) = match r {
+                DeploymentRef::Id(id) => (format!("/deployments/{id}"), format!("deployment {id}")),
+                DeploymentRef::Name { flow, deployment } => (
+                    format!("/deployments/name/{}/{}", seg(flow), seg(deployment)),
+                    format!("deployment '{flow}/{deployment}'"),
+                ),
+            };
+            let d: Deployment = client.get(&path).await.map_err(not_found(what, client))?;
+            let pool = match &d.work_pool_name {
+                Some(p) => part(client.get::<WorkPool>(&format!("/work_pools/{}", seg(p))).await),
+                None => Part::skipped("the deployment has no work pool"),
+            };
+            Ok((
+                SlotScope::Deployment { id: d.id.clone(), name: d.name.clone() },
+                pool,
+                Part::skipped("a deployment"),
+                Part::ok(d),
+            ))
+        }
+    }
+}
+
+/// Collects the slot picture for one pool, queue or deployment.
+pub async fn collect_slots(
+    client: &Client,
+    target: &Target,
+    cloud: bool,
+    redactor: &Redactor,
+    threshold: Duration,
+    progress: &crate::progress::Progress,
+) -> Result<SlotsEvidence, CollectError> {
+    progress.set("reading the target");
+    let (version, resolved) = tokio::join!(server_version(client, cloud), resolve(client, target));
+    let version = match version {
+        Err(e) if e.is_fatal() => return Err(e.into()),
+        v => v.ok().flatten(),
+    };
+    let (scope, pool, queues, deployment) = resolved?;
+    let server = server_info(client, version, cloud);
+    let v3 = server.flavor.is_v3_like();
+    let pool_name = pool.value().map(|p| p.name.clone());
+
+    progress.set("reading slot holders, queues and workers");
+    let (filter, holding): (Value, &[&str]) = match &scope {
+        SlotScope::WorkPool { name } => (json!({"work_pools": {"name": {"any_": [name]}}}), POOL_HOLDING),
+        SlotScope::WorkQueue { pool, name } => (
+            json!({"work_pools": {"name": {"any_": [pool]}}, "work_pool_queues": {"name": {"any_": [name]}}}),
+            QUEUE_HOLDING,
+        ),
+        SlotScope::Deployment { id, .. } => (json!({"deployments": {"id": {"any_": [id]}}}), QUEUE_HOLDING),
+    };
+    let holders = async {
+        let status = match &scope {
+            SlotScope::WorkPool { name } if v3 => Some(pool_status_runs(client, name).await),
+            SlotScope::WorkQueue { name, pool } if v3 => {
+                let id = queues.value().and_then(|q| q.first()).and_then(|q| q.id.clone()).unwrap_or_default();
+                Some(queue_status_runs(client, &id, name, Some(pool)).await)
+            }
+            _ => None,
+        };
+        match status {
+            Some(Ok(runs)) => Ok(("concurrency_status", runs)),
+            Some(Err(e)) if !route_absent(&e) => Err(e),
+            _ => all_runs(client, filter.clone(), holding).await.map(|r| ("flow-run filter", r)),
+        }
+    };
+    let all_queues = async {
+        match (&scope, &pool_name) {
+            (SlotScope::WorkPool { .. }, Some(p)) => {
+                part(paged::<WorkQueue>(client, &format!("/work_pools/{}/queues/filter", seg(p)), json!({})).await)
+            }
+            _ => queues.clone(),
+        }
+    };
+    let workers = async {
+        match &pool_name {
+            Some(p) => {
+                part(paged::<Worker>(client, &format!("/work_pools/{}/workers/filter", seg(p)), json!({})).await)
+            }
+            None => Part::skipped("no work pool"),
+        }
+    };
+    let flow = async {
+        match deployment.value().and_then(|d| d.flow_id.clone()) {
+            Some(id) => part(client.get::<Flow>(&format!("/flows/{id}")).await),
+            None => Part::skipped("not a deployment"),
+        }
+    };
+    let (holders, queues, workers, waiting, flow) =
+        tokio::join!(holders, all_queues, workers, waiting(client, filter.clone()), flow);
+
+    progress.set("reading holder details");
+    let holders = match holders {
+        Ok((via, runs)) => {
+            let needs_details = via == "concurrency_status";
+            let result = if needs_details {
+                add_details(client, runs, workers.value().map(Vec::as_slice), Timestamp::now(), threshold, holding)
+                    .await
+            } else {
+                Ok((runs, BTreeSet::new()))
+            };
+            part(result.map(|(mut runs, summaries_only)| {
+                for r in &mut runs {
+                    if let Some(v) = r.job_variables.as_mut() {
+                        redactor.redact_json(v);
+                    }
+                }
+                Holders { via: via.to_string(), runs, summaries_only }
+            }))
+        }
+        Err(e) => part(Err(e)),
+    };
+    let holder_logs = match holders.value() {
+        Some(h) => {
+            let judge = Judge {
+                now: Timestamp::now(),
+                pending_threshold: threshold,
+                pool: pool_name.as_deref(),
+                workers: workers.value().map(Vec::as_slice),
+                logs: None,
+                summaries_only: None,
+            };
+            let detailed: Vec<&FlowRun> = h.runs.iter().filter(|r| !h.summaries_only.contains(&r.id)).collect();
+            holder_logs(client, detailed, &judge, redactor).await
+        }
+        None => Part::skipped("no holders"),
+    };
+
+    Ok(SlotsEvidence {
+        server,
+        scope,
+        pool,
+        queues,
+        deployment,
+        flow,
+        workers,
+        holders,
+        holder_logs,
+        waiting: part(waiting),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_refs() {
+        assert_eq!(
+            parse_deployment_ref("etl/nightly"),
+            Ok(DeploymentRef::Name { flow: "etl".into(), deployment: "nightly".into() })
+        );
+        assert!(matches!(parse_deployment_ref("37657d62-cf37-4d7f-babf-ce15233cbf3e"), Ok(DeploymentRef::Id(_))));
+        assert!(parse_deployment_ref("nightly").is_err());
+        assert!(parse_deployment_ref("a/b/c").is_err());
+    }
+}

@@ -1,0 +1,283 @@
+//! `unstuck work-pool slots`, `work-queue slots` and `deployment slots` on real Prefect 3 and 2 servers:
+//! Prefect 3 answers through `concurrency_status`, Prefect 2 through flow-run filters; the output is
+//! the same either way.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{self, Api, Gen, Server, api::Deployment, normalize};
+use crate::schema::{assert_valid, validator};
+
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[test]
+                fn p3() {
+                    super::$scenario(crate::harness::p3());
+                }
+                #[test]
+                fn p2() {
+                    super::$scenario(crate::harness::p2());
+                }
+            }
+        )*
+    };
+}
+
+on_both!(
+    empty_pool,
+    unlimited_pool,
+    full_pool_with_waiters,
+    zombie_holders,
+    queue_limit,
+    unknown_targets,
+    more_holders_than_a_page,
+    deployment_without_limit,
+    replay_reproduces_the_report,
+);
+
+/// Runs `args` as JSON (validated against the schema) and as a table; snapshots both; returns the JSON.
+fn slots(s: &Server, name: &str, args: &[&str], code: i32) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    let json = s.unstuck(&a);
+    json.expect_code(code);
+    let v = json.json();
+    assert_valid(&validator("slots.schema.json"), &v);
+    let mut a = args.to_vec();
+    a.extend(["--color", "never"]);
+    let table = s.unstuck(&a);
+    table.expect_code(code);
+    let (mut j, mut t) = (json.stdout.clone(), table.stdout.clone());
+    for h in v["holders"].as_array().into_iter().flatten() {
+        if let Some(n) = h["run_name"].as_str() {
+            j = j.replace(n, "[RUN_NAME]");
+            t = t.replace(n, "[RUN_NAME]");
+        }
+    }
+    // Column widths follow the (random) run names: collapse the alignment padding.
+    let t = regex::Regex::new(r" {2,}").expect("regex").replace_all(&t, "  ").into_owned();
+    insta::assert_snapshot!(format!("{}_slots_{name}", s.label), normalize::snapshot(&j, &t));
+    v
+}
+
+/// Runs of `dep` created directly in `state`, `n` of them, a few at a time.
+fn runs_in_state(api: &Api, dep: &Deployment, state: &str, n: usize) -> Vec<harness::api::Run> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(4)
+                        .map(|_| api.run_with(dep, -60, json!({"state": {"type": state}})))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("creator thread")).collect()
+    })
+}
+
+fn finding_ids(v: &Value) -> Vec<String> {
+    crate::doctor_real::finding_ids(v)
+}
+
+/// A pool nobody uses: no holders, exit 0.
+fn empty_pool(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("empty", "process");
+    let v = slots(s, "empty_pool", &["work-pool", "slots", &pool.name], 0);
+    assert_eq!(v["holders"], json!([]));
+    assert_eq!(v["target"]["active_slots"], 0);
+    assert_eq!(v["waiting"]["count"], 0);
+}
+
+/// Three Running runs in a pool without a limit: listed, exit 0 ("no limit").
+fn unlimited_pool(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("unlimited", "process");
+    let dep = api.deployment(&pool, "default");
+    runs_in_state(&api, &dep, "RUNNING", 3);
+    let v = slots(s, "unlimited_pool", &["work-pool", "slots", &pool.name], 0);
+    assert_eq!(v["target"]["concurrency_limit"], Value::Null);
+    assert_eq!(v["target"]["active_slots"], 3);
+    assert_eq!(v["holders"].as_array().map(Vec::len), Some(3));
+    assert!(v["verdict"]["summary"].as_str().unwrap_or_default().contains("no concurrency limit"));
+}
+
+/// A pool at its limit (2/2) with a Late run waiting: slots.pool-full, exit 2, the wait measured.
+fn full_pool_with_waiters(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("fullpool", "process");
+    api.set_pool_limit(&pool, 2);
+    let dep = api.deployment(&pool, "default");
+    let holders = runs_in_state(&api, &dep, "RUNNING", 2);
+    api.run(&dep, -600);
+    let v = slots(s, "full_pool", &["work-pool", "slots", &pool.name], 2);
+    assert_eq!(v["verdict"]["primary"], "slots.pool-full");
+    assert_eq!(v["waiting"]["count"], 1);
+    assert!(v["waiting"]["oldest_seconds_late"].as_u64().is_some_and(|s| s >= 600), "{}", v["waiting"]);
+    for h in holders {
+        assert!(v["findings"][0]["evidence"].to_string().contains(&h.id));
+    }
+}
+
+/// Dead holders of a queue's slots: one Pending past the threshold whose claiming worker stopped
+/// heart-beating, one Pending with no worker and no infrastructure on record, one stuck Cancelling
+/// (queues count Cancelling runs; pools do not). All are zombies; exit 2.
+fn zombie_holders(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("zombies", "process");
+    api.heartbeat(&pool, "w-dead", 1);
+    let dep = api.deployment(&pool, "default");
+    let claimed = api.run(&dep, -60);
+    api.set_state(&claimed, json!({"type": "PENDING"}));
+    api.log(&claimed, "prefect.flow_runs.worker", 20, &format!("Worker 'w-dead' submitting flow run '{}'", claimed.id));
+    let orphan = api.run(&dep, -60);
+    api.set_state(&orphan, json!({"type": "PENDING"}));
+    let cancelling = runs_in_state(&api, &dep, "RUNNING", 1).remove(0);
+    api.set_state(&cancelling, json!({"type": "CANCELLING"}));
+    runs_in_state(&api, &dep, "RUNNING", 1);
+    std::thread::sleep(Duration::from_millis(3500));
+    let v =
+        slots(s, "zombies", &["work-queue", "slots", "default", "--pool", &pool.name, "--pending-threshold", "2s"], 2);
+    assert_eq!(v["verdict"]["primary"], "slots.zombie-holder");
+    let row =
+        |id: &str| v["holders"].as_array().and_then(|h| h.iter().find(|r| r["run_id"] == id)).cloned().expect("holder");
+    let c = row(&claimed.id);
+    assert_eq!(
+        (c["zombie"].clone(), c["worker"].clone(), c["worker_status"].clone()),
+        (json!(true), json!("w-dead"), json!("offline"))
+    );
+    assert!(c["zombie_reason"].as_str().unwrap_or_default().contains("worker 'w-dead' that claimed it is offline"));
+    assert!(row(&orphan.id)["zombie_reason"].as_str().unwrap_or_default().contains("no worker on record"));
+    assert!(row(&cancelling.id)["zombie_reason"].as_str().unwrap_or_default().starts_with("Cancelling for"));
+    assert_eq!(v["holders"].as_array().map(|h| h.iter().filter(|r| r["zombie"] == true).count()), Some(3));
+    let table = s.unstuck(&["work-pool", "slots", &pool.name, "--pending-threshold", "2s"]);
+    assert!(!table.stdout.contains(&cancelling.id), "a Cancelling run holds no pool slot");
+    assert!(table.stdout.contains("Cancel a zombie:    prefect flow-run cancel "), "{}", table.stdout);
+}
+
+/// A queue with limit 1: full with nobody waiting is a warning (exit 1); with a Late run waiting,
+/// slots.queue-full (exit 2). The queue is named with --pool.
+fn queue_limit(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("qlimit", "process");
+    api.queue(&pool, "narrow");
+    api.set_queue_limit(&pool, "narrow", 1);
+    let dep = api.deployment(&pool, "narrow");
+    runs_in_state(&api, &dep, "RUNNING", 1);
+    let args = ["work-queue", "slots", "narrow", "--pool", pool.name.as_str()];
+    let v = slots(s, "queue_full_no_waiters", &args, 1);
+    assert_eq!(v["verdict"]["status"], "warning");
+    assert_eq!(v["target"]["kind"], "work-queue");
+    api.run(&dep, -600);
+    let v = slots(s, "queue_full_waiting", &args, 2);
+    assert_eq!(v["verdict"]["primary"], "slots.queue-full");
+}
+
+/// Unknown pool or queue: exit 3 with one line; a queue name in several pools without --pool: exit 64.
+fn unknown_targets(s: &Server) {
+    let out = s.unstuck(&["work-pool", "slots", "no-such-pool-anywhere"]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("work pool 'no-such-pool-anywhere' not found"), "{}", out.stderr);
+    let api = s.api();
+    let pool = api.pool("unknownq", "process");
+    let out = s.unstuck(&["work-queue", "slots", "nope", "--pool", &pool.name]);
+    out.expect_code(3);
+    assert!(out.stderr.contains(&format!("work queue 'nope' in pool '{}' not found", pool.name)), "{}", out.stderr);
+    api.pool("second", "process");
+    let out = s.unstuck(&["work-queue", "slots", "default"]);
+    out.expect_code(64);
+    assert!(out.stderr.contains("exists in several pools") && out.stderr.contains("pass --pool"), "{}", out.stderr);
+    let out = s.unstuck(&["deployment", "slots", "nightly"]);
+    out.expect_code(64);
+}
+
+/// 230 holders in one queue and 5 in another: every holder is listed once (more than one page of
+/// 200, and more than concurrency_status lists per queue on Prefect 3).
+fn more_holders_than_a_page(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("manyholders", "process");
+    api.queue(&pool, "other");
+    let dep = api.deployment(&pool, "default");
+    let other = api.deployment(&pool, "other");
+    let mut made = runs_in_state(&api, &dep, "RUNNING", 230);
+    made.extend(runs_in_state(&api, &other, "RUNNING", 5));
+    let out = s.unstuck(&["work-pool", "slots", &pool.name, "-o", "json"]);
+    out.expect_code(0);
+    let v = out.json();
+    let ids: std::collections::BTreeSet<&str> =
+        v["holders"].as_array().expect("holders").iter().filter_map(|h| h["run_id"].as_str()).collect();
+    assert_eq!(v["holders"].as_array().map(Vec::len), Some(235), "no duplicates, none missing");
+    assert!(made.iter().all(|r| ids.contains(r.id.as_str())));
+    assert_eq!(v["target"]["active_slots"], 235);
+    let via = if s.version == Gen::P3 { "holders via concurrency_status" } else { "holders via flow-run filter" };
+    assert!(v["sources"][0]["detail"].as_str().unwrap_or_default().contains(via), "{}", v["sources"][0]);
+    let default = v["queues"].as_array().and_then(|q| q.iter().find(|q| q["name"] == "default")).cloned();
+    assert_eq!(default.map(|q| q["active_slots"].clone()), Some(json!(230)));
+}
+
+/// A deployment without a concurrency limit: its slot-holding runs are listed, exit 0.
+fn deployment_without_limit(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("depnolimit", "process");
+    let dep = api.deployment(&pool, "default");
+    runs_in_state(&api, &dep, "RUNNING", 2);
+    let flow = api.get(&format!("/deployments/{}", dep.id))["flow_id"].as_str().map(str::to_string).expect("flow id");
+    let flow_name = api.get(&format!("/flows/{flow}"))["name"].as_str().map(str::to_string).expect("flow name");
+    let dep_name = api.get(&format!("/deployments/{}", dep.id))["name"].as_str().map(str::to_string).expect("name");
+    let out = s.unstuck(&["deployment", "slots", &format!("{flow_name}/{dep_name}"), "-o", "json"]);
+    out.expect_code(0);
+    let v = out.json();
+    assert_valid(&validator("slots.schema.json"), &v);
+    assert_eq!(v["target"]["name"], format!("{flow_name}/{dep_name}"));
+    assert_eq!(v["holders"].as_array().map(Vec::len), Some(2));
+    let by_id = s.unstuck(&["deployment", "slots", &dep.id, "-o", "json"]);
+    let ids = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["holders"].as_array().into_iter().flatten().filter_map(|h| h["run_id"].as_str().map(str::to_string)).collect()
+    };
+    assert_eq!(ids(&by_id.json()), ids(&v), "by id or by name, the same holders");
+}
+
+/// A saved bundle replays (no network) to the same JSON report.
+fn replay_reproduces_the_report(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("slotsbundle", "process");
+    api.set_pool_limit(&pool, 1);
+    let dep = api.deployment(&pool, "default");
+    runs_in_state(&api, &dep, "RUNNING", 1);
+    let dir = harness::TempDir::new("slots-bundle");
+    let path = dir.path().join("b.json");
+    let path = path.to_str().expect("utf8");
+    let live = s.unstuck(&["work-pool", "slots", &pool.name, "-o", "json", "--save-evidence", path]);
+    live.expect_code(1);
+    let replay = harness::unstuck(&["work-pool", "slots", "--evidence", path, "-o", "json"]);
+    replay.expect_code(1);
+    assert_eq!(replay.json(), live.json());
+    let wrong = harness::unstuck(&["doctor", "--evidence", path]);
+    wrong.expect_code(64);
+}
+
+/// Prefect 3: a deployment limit of 1 held by a Pending run with a lease, another run refused a slot:
+/// slots.deployment-full, the lease counted; exit 2.
+#[test]
+fn deployment_limit_p3() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("deplimit", "process");
+    let dep = api.deployment_with(&pool, "default", json!({"concurrency_limit": 1}));
+    let holder = api.run(&dep, -600);
+    assert_eq!(api.propose_state(&holder, json!({"type": "PENDING"}))["status"], "ACCEPT");
+    let waiting = api.run(&dep, -600);
+    assert_eq!(api.propose_state(&waiting, json!({"type": "PENDING"}))["status"], "REJECT");
+    let v = slots(s, "deployment_full", &["deployment", "slots", &dep.id], 2);
+    assert_eq!(v["verdict"]["primary"], "slots.deployment-full");
+    assert_eq!(v["target"]["kind"], "deployment");
+    assert_eq!(v["target"]["leases"], json!({"holders_with_lease": 1, "leaked_slots": 0, "expired_leases": 0}));
+    assert_eq!(v["holders"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["waiting"]["count"], 1);
+    assert_eq!(finding_ids(&v), ["slots.deployment-full"]);
+}

@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             [CompletionResult]::new('work-pool', 'work-pool', [CompletionResultType]::ParameterValue, 'Work pools: who holds a pool''s concurrency slots')
             [CompletionResult]::new('work-queue', 'work-queue', [CompletionResultType]::ParameterValue, 'Work queues: who holds a queue''s concurrency slots')
             [CompletionResult]::new('deployment', 'deployment', [CompletionResultType]::ParameterValue, 'Deployments: who holds a deployment''s concurrency slots')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)')
             [CompletionResult]::new('checks', 'checks', [CompletionResultType]::ParameterValue, 'List every check id with a one-line summary')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'The long form of one check: what it means, why it matters, how to fix it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -184,6 +185,29 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
         'unstuck;deployment;help;help' {
             break
         }
+        'unstuck;health' {
+            [CompletionResult]::new('--pool', '--pool', [CompletionResultType]::ParameterName, 'Only this pool (repeat for several); by default every pool of the server')
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Which verdict fails the command (non-zero exit): critical only, or warnings too')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--pending-threshold', '--pending-threshold', [CompletionResultType]::ParameterName, 'How long a run may sit in Pending before it counts as stuck [default: 5m]')
+            [CompletionResult]::new('--late-threshold', '--late-threshold', [CompletionResultType]::ParameterName, 'How long past its scheduled time a run may wait before it counts as late [default: 5m]')
+            [CompletionResult]::new('--max-runs', '--max-runs', [CompletionResultType]::ParameterName, 'How many stuck runs to diagnose per pool (the oldest first)')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The Prefect API URL (overrides PREFECT_API_URL and the profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the whole command')
+            [CompletionResult]::new('--save-evidence', '--save-evidence', [CompletionResultType]::ParameterName, 'Write everything that was collected (secrets redacted) to FILE as JSON')
+            [CompletionResult]::new('--evidence', '--evidence', [CompletionResultType]::ParameterName, 'Replay a saved evidence bundle instead of calling any server')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output (honours NO_COLOR)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line (table output); no progress, no warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request to stderr (-vv adds response sizes and retries)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'unstuck;checks' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
@@ -221,6 +245,7 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             [CompletionResult]::new('work-pool', 'work-pool', [CompletionResultType]::ParameterValue, 'Work pools: who holds a pool''s concurrency slots')
             [CompletionResult]::new('work-queue', 'work-queue', [CompletionResultType]::ParameterValue, 'Work queues: who holds a queue''s concurrency slots')
             [CompletionResult]::new('deployment', 'deployment', [CompletionResultType]::ParameterValue, 'Deployments: who holds a deployment''s concurrency slots')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)')
             [CompletionResult]::new('checks', 'checks', [CompletionResultType]::ParameterValue, 'List every check id with a one-line summary')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'The long form of one check: what it means, why it matters, how to fix it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -249,6 +274,9 @@ Register-ArgumentCompleter -Native -CommandName 'unstuck' -ScriptBlock {
             break
         }
         'unstuck;help;deployment;slots' {
+            break
+        }
+        'unstuck;help;health' {
             break
         }
         'unstuck;help;checks' {

@@ -31,6 +31,9 @@ _unstuck() {
             unstuck,explain)
                 cmd="unstuck__subcmd__explain"
                 ;;
+            unstuck,health)
+                cmd="unstuck__subcmd__health"
+                ;;
             unstuck,help)
                 cmd="unstuck__subcmd__help"
                 ;;
@@ -66,6 +69,9 @@ _unstuck() {
                 ;;
             unstuck__subcmd__help,explain)
                 cmd="unstuck__subcmd__help__subcmd__explain"
+                ;;
+            unstuck__subcmd__help,health)
+                cmd="unstuck__subcmd__help__subcmd__health"
                 ;;
             unstuck__subcmd__help,help)
                 cmd="unstuck__subcmd__help__subcmd__help"
@@ -116,7 +122,7 @@ _unstuck() {
 
     case "${cmd}" in
         unstuck)
-            opts="-q -v -h -V --color --quiet --verbose --help --version doctor work-pool work-queue deployment checks explain completions help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version doctor work-pool work-queue deployment health checks explain completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,8 +369,78 @@ _unstuck() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        unstuck__subcmd__health)
+            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --save-evidence --evidence --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "warning critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown junit prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown junit prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --pending-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --late-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --save-evidence)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --evidence)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         unstuck__subcmd__help)
-            opts="doctor work-pool work-queue deployment checks explain completions help"
+            opts="doctor work-pool work-queue deployment health checks explain completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +524,20 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        unstuck__subcmd__help__subcmd__health)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand work-pool 'Work pools: who holds a pool''s concurrency slots'
             cand work-queue 'Work queues: who holds a queue''s concurrency slots'
             cand deployment 'Deployments: who holds a deployment''s concurrency slots'
+            cand health 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
@@ -164,6 +165,28 @@ set edit:completion:arg-completer[unstuck] = {|@words|
         }
         &'unstuck;deployment;help;help'= {
         }
+        &'unstuck;health'= {
+            cand --pool 'Only this pool (repeat for several); by default every pool of the server'
+            cand --fail-on 'Which verdict fails the command (non-zero exit): critical only, or warnings too'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --pending-threshold 'How long a run may sit in Pending before it counts as stuck [default: 5m]'
+            cand --late-threshold 'How long past its scheduled time a run may wait before it counts as late [default: 5m]'
+            cand --max-runs 'How many stuck runs to diagnose per pool (the oldest first)'
+            cand --concurrency 'Requests in flight at once'
+            cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
+            cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
+            cand --timeout 'Deadline for the whole command'
+            cand --save-evidence 'Write everything that was collected (secrets redacted) to FILE as JSON'
+            cand --evidence 'Replay a saved evidence bundle instead of calling any server'
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'unstuck;checks'= {
             cand -o 'Output format'
             cand --output 'Output format'
@@ -198,6 +221,7 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand work-pool 'Work pools: who holds a pool''s concurrency slots'
             cand work-queue 'Work queues: who holds a queue''s concurrency slots'
             cand deployment 'Deployments: who holds a deployment''s concurrency slots'
+            cand health 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
@@ -219,6 +243,8 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand slots 'Who holds the deployment''s concurrency slots (Prefect 3), and are they alive?'
         }
         &'unstuck;help;deployment;slots'= {
+        }
+        &'unstuck;help;health'= {
         }
         &'unstuck;help;checks'= {
         }

@@ -35,6 +35,7 @@ complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "doctor" -d 'Diagnos
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "work-pool" -d 'Work pools: who holds a pool\'s concurrency slots'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "work-queue" -d 'Work queues: who holds a queue\'s concurrency slots'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "deployment" -d 'Deployments: who holds a deployment\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "health" -d 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "checks" -d 'List every check id with a one-line summary'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
 complete -c unstuck -n "__fish_unstuck_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -129,6 +130,29 @@ complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_s
 complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from slots" -s h -l help -d 'Print help'
 complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from help" -f -a "slots" -d 'Who holds the deployment\'s concurrency slots (Prefect 3), and are they alive?'
 complete -c unstuck -n "__fish_unstuck_using_subcommand deployment; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l pool -d 'Only this pool (repeat for several); by default every pool of the server' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l fail-on -d 'Which verdict fails the command (non-zero exit): critical only, or warnings too' -r -f -a "warning\t''
+critical\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+markdown\t''
+junit\t''
+prometheus\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l pending-threshold -d 'How long a run may sit in Pending before it counts as stuck [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l late-threshold -d 'How long past its scheduled time a run may wait before it counts as late [default: 5m]' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l max-runs -d 'How many stuck runs to diagnose per pool (the oldest first)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l concurrency -d 'Requests in flight at once' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l api-url -d 'The Prefect API URL (overrides PREFECT_API_URL and the profile)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l timeout -d 'Deadline for the whole command' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s h -l help -d 'Print help'
 complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand checks" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
@@ -149,14 +173,15 @@ never\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "work-pool" -d 'Work pools: who holds a pool\'s concurrency slots'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "work-queue" -d 'Work queues: who holds a queue\'s concurrency slots'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "deployment" -d 'Deployments: who holds a deployment\'s concurrency slots'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "checks" -d 'List every check id with a one-line summary'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment checks explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "doctor" -d 'Diagnose one flow run: why is it not running?'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "work-pool" -d 'Work pools: who holds a pool\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "work-queue" -d 'Work queues: who holds a queue\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "deployment" -d 'Deployments: who holds a deployment\'s concurrency slots'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "health" -d 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "checks" -d 'List every check id with a one-line summary'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "explain" -d 'The long form of one check: what it means, why it matters, how to fix it'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c unstuck -n "__fish_unstuck_using_subcommand help; and not __fish_seen_subcommand_from doctor work-pool work-queue deployment health checks explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from work-pool" -f -a "slots" -d 'Who holds the pool\'s concurrency slots, since when, and are they alive?'
 complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from work-queue" -f -a "slots" -d 'Who holds the queue\'s concurrency slots, since when, and are they alive?'
 complete -c unstuck -n "__fish_unstuck_using_subcommand help; and __fish_seen_subcommand_from deployment" -f -a "slots" -d 'Who holds the deployment\'s concurrency slots (Prefect 3), and are they alive?'

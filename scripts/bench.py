@@ -32,16 +32,17 @@ import uuid
 
 def api(base, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
-    for attempt in range(10):
+    # A SQLite server answers 503 when writers pile up: retry patiently.
+    for attempt in range(40):
         req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 text = resp.read()
                 return json.loads(text) if text else None
         except urllib.error.HTTPError as e:
-            if e.code < 500 or attempt == 9:
+            if e.code < 500 or attempt == 39:
                 raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:200]!r}")
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(min(2.0, 0.1 * (attempt + 1)))
 
 
 def unique(prefix):
@@ -65,7 +66,7 @@ def make_pool(base, prefix, queues=1, limit=None):
     return name, deployments
 
 
-def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=16):
+def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=6):
     """Runs as a live Prefect 3 worker leaves them: the worker heartbeats, and labels each run it claims."""
     worker = unique("bench-worker")
     api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": 30})

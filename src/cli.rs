@@ -74,6 +74,10 @@ pub enum Command {
     /// Deployments: who holds a deployment's concurrency slots.
     Deployment(DeploymentArgs),
 
+    /// Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)
+    #[command(after_help = HEALTH_EXAMPLES)]
+    Health(HealthArgs),
+
     /// List every check id with a one-line summary.
     #[command(after_help = "Examples:\n  unstuck checks\n  unstuck checks -o json")]
     Checks(ChecksArgs),
@@ -262,6 +266,64 @@ pub struct SlotsArgs {
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+}
+
+const HEALTH_EXAMPLES: &str = "\
+Examples:
+  unstuck health
+  unstuck health --pool k8s-pool --pool ecs-pool --fail-on warning
+  unstuck health -o junit > unstuck-health.xml          # CI test report
+  unstuck health -o prometheus > /var/lib/node_exporter/textfile/unstuck.prom
+  unstuck health -o json | jq '.pools[] | select(.verdict != \"ok\")'
+
+Exit codes: 0 ok (and warnings, unless --fail-on warning), 1 warnings with --fail-on warning,
+2 a pool cannot run work, 3 the fleet could not be judged (API unreachable, pool not found).";
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Only this pool (repeat for several); by default every pool of the server.
+    #[arg(long = "pool", value_name = "POOL")]
+    pub pools: Vec<String>,
+
+    /// Which verdict fails the command (non-zero exit): critical only, or warnings too.
+    #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = HealthFormat::Table)]
+    pub output: HealthFormat,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// How many stuck runs to diagnose per pool (the oldest first).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_runs: usize,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealthFormat {
+    Table,
+    Json,
+    Markdown,
+    Junit,
+    Prometheus,
 }
 
 #[derive(Debug, Args)]

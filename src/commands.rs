@@ -9,13 +9,14 @@ use jiff::Timestamp;
 
 use crate::checks::{self, Item};
 use crate::cli::{
-    ApiArgs, ChecksArgs, Cli, ColorChoice, CompletionsArgs, DoctorArgs, DoctorFormat, ExplainArgs, GlobalArgs,
-    ListFormat, SlotsArgs,
+    ApiArgs, ChecksArgs, Cli, ColorChoice, CompletionsArgs, DoctorArgs, DoctorFormat, ExplainArgs, FailOn, GlobalArgs,
+    HealthArgs, HealthFormat, ListFormat, SlotsArgs,
 };
 use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
 use crate::prefect::client::Client;
 use crate::prefect::collect::{self, CollectError};
+use crate::prefect::health;
 use crate::prefect::slots::{self, Target};
 use crate::progress::Progress;
 use crate::redact::Redactor;
@@ -115,7 +116,7 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
         None => collect_doctor(&args, g)?,
     };
     let Body::Doctor(ev) = &bundle.body else {
-        return Err(Failure::usage("the evidence bundle was saved by a `slots` command, not by `doctor`"));
+        return Err(Failure::usage("the evidence bundle was not saved by `doctor`"));
     };
     if args.evidence.evidence.is_some() {
         if let Some(want) = &args.run {
@@ -206,6 +207,101 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     Ok((bundle, redactor))
 }
 
+/// `health`: the fleet, pool by pool.
+pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let fail_on_warning = args.fail_on == FailOn::Warning;
+    let (bundle, redactor) = match &args.evidence.evidence {
+        Some(path) => (load_bundle(path)?, Redactor::default()),
+        None => match collect_health(&args, g) {
+            Ok(b) => b,
+            Err(f) => {
+                // Monitoring scrapes the file: say the API was down rather than leave it stale.
+                if args.output == HealthFormat::Prometheus {
+                    emit(out, &report::health::prometheus_down())?;
+                }
+                return Err(f);
+            }
+        },
+    };
+    let Body::Health(ev) = &bundle.body else {
+        return Err(Failure::usage("the evidence bundle was not saved by `health`"));
+    };
+    if let Some(path) = &args.evidence.save_evidence {
+        save_bundle(&bundle, path, &redactor)?;
+    }
+    let th = thresholds(&args.thresholds, bundle.thresholds);
+    let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources);
+    let text = match args.output {
+        HealthFormat::Json => to_json(&report)?,
+        HealthFormat::Table => report::health::health_table(&report, &styles(g), g.quiet),
+        HealthFormat::Markdown => report::health::health_markdown(&report),
+        HealthFormat::Junit => report::health::health_junit(&report, fail_on_warning),
+        HealthFormat::Prometheus => {
+            report::health::health_prometheus(&report, bundle.sources.first().map_or(0, |s| s.millis))
+        }
+    };
+    emit(out, &redactor.redact(&text))?;
+    if report.verdict.status == Status::Unknown {
+        eprintln!("unstuck: could not judge every pool: {}", redactor.redact(&report.verdict.summary));
+    }
+    Ok(report::health::exit_code(report.verdict.status, fail_on_warning))
+}
+
+fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
+    let th = thresholds(&args.thresholds, Thresholds::default());
+    let cfg = api_config(&args.api, g)?;
+    let redactor = redactor_for(&cfg);
+    let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+    let rt = runtime()?;
+    let started = Instant::now();
+    let show_progress =
+        args.output == HealthFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
+    let progress = Progress::new(show_progress, "prefect");
+    let opts = health::HealthOptions {
+        pools: args.pools.clone(),
+        pending_threshold: th.pending,
+        late_threshold: th.late,
+        max_runs: args.max_runs,
+        concurrency: usize::from(args.concurrency),
+    };
+    let ev = rt
+        .block_on(health::collect_health(&client, cfg.cloud.is_some(), &redactor, &opts, &progress))
+        .map_err(|e| collect_failure(e, &redactor))?;
+    drop(progress);
+    let failed = ev
+        .pools
+        .iter()
+        .filter(|p| {
+            p.workers.why_failed().is_some() || p.late.why_failed().is_some() || p.pending.why_failed().is_some()
+        })
+        .count();
+    let runs: usize = ev.pools.iter().map(|p| p.runs.len()).sum();
+    let mut detail = format!(
+        "{}; {} read, {} diagnosed; {} requests",
+        ev.server.describe(),
+        crate::report::fmt::count(ev.pools.len(), "pool"),
+        crate::report::fmt::count(runs, "stuck run"),
+        client.request_count()
+    );
+    if failed > 0 {
+        detail.push_str(&format!("; {} could not be read completely", crate::report::fmt::count(failed, "pool")));
+    }
+    let bundle = Bundle {
+        format: BUNDLE_FORMAT,
+        tool: ToolInfo::current(),
+        collected_at: Timestamp::now(),
+        thresholds: th,
+        sources: vec![SourceRecord {
+            name: "prefect".into(),
+            status: SourceStatus::Collected,
+            detail,
+            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }],
+        body: Body::Health(Box::new(ev)),
+    };
+    Ok((bundle, redactor))
+}
+
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.
 pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     let threshold = args.pending_threshold;
@@ -262,7 +358,7 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
         }
     };
     let Body::Slots(ev) = &bundle.body else {
-        return Err(Failure::usage("the evidence bundle was saved by `doctor`, not by a `slots` command"));
+        return Err(Failure::usage("the evidence bundle was not saved by a `slots` command"));
     };
     if let Some(path) = &args.evidence.save_evidence {
         save_bundle(&bundle, path, &redactor)?;

@@ -287,6 +287,39 @@ pub struct Observed {
 pub enum Body {
     Doctor(Box<RunEvidence>),
     Slots(Box<SlotsEvidence>),
+    Health(Box<HealthEvidence>),
+}
+
+/// Everything `health` collected: the fleet's pools and, for each, its oldest stuck runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthEvidence {
+    pub server: ServerInfo,
+    /// The pools asked for with --pool (empty: every pool of the server).
+    pub requested: Vec<String>,
+    pub pools: Vec<PoolHealth>,
+}
+
+/// One pool of the fleet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolHealth {
+    pub pool: WorkPool,
+    pub queues: Part<Vec<WorkQueue>>,
+    pub workers: Part<Vec<Worker>>,
+    /// How many runs hold the pool's slots, when it has a limit and the server does not say.
+    #[serde(default)]
+    pub slot_count: Part<u64>,
+    /// Runs of the pool in PENDING or CANCELLING (stuck-run and zombie candidates), oldest first.
+    pub pending: Part<Vec<FlowRun>>,
+    /// Whether `pending` stopped at the read cap (then counts are lower bounds).
+    #[serde(default)]
+    pub pending_capped: bool,
+    /// SCHEDULED runs of the pool due before now minus the late threshold, oldest first.
+    pub late: Part<Vec<FlowRun>>,
+    /// Whether `late` stopped at the read cap (then its length is a lower bound).
+    #[serde(default)]
+    pub late_capped: bool,
+    /// Doctor evidence for the oldest stuck runs (at most --max-runs).
+    pub runs: Vec<RunEvidence>,
 }
 
 /// Whose slots `slots` looks at.

@@ -79,6 +79,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
             };
             commands::slots(target, a.slots, &global, out)
         }
+        Command::Health(args) => commands::health(args, &global, out),
         Command::Checks(args) => commands::checks(args, out),
         Command::Explain(args) => commands::explain(args, out),
         Command::Completions(args) => commands::completions(args, out),

@@ -6,6 +6,7 @@
 mod claimer;
 mod ctx;
 mod deployment;
+pub mod fleet;
 pub mod judge;
 pub mod logs;
 mod pollers;

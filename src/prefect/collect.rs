@@ -214,8 +214,49 @@ pub async fn collect_run(
     };
     redact_run(&mut run, redactor);
     let server = server_info(client, version, cloud);
+    Ok(run_evidence(client, run, server, None, opts, redactor, progress).await)
+}
 
-    // Round 2: everything keyed by the run, concurrently.
+/// What is known of a pool before any of its runs is looked at: `health` reads it once per pool.
+#[derive(Debug, Clone)]
+pub struct PoolData {
+    pub pool: Part<WorkPool>,
+    pub queues: Part<Vec<WorkQueue>>,
+    pub workers: Part<Vec<Worker>>,
+    /// The first page of the pool's PENDING/RUNNING/CANCELLING runs and whether it was all of them
+    /// (`None`: not read; the holders of a limit are then read when needed).
+    pub holders_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
+}
+
+/// Pool data already read (by `health`); slot holders are read when a limit needs them.
+pub fn pool_data_from(pool: &WorkPool, queues: &Part<Vec<WorkQueue>>, workers: &Part<Vec<Worker>>) -> PoolData {
+    PoolData { pool: Part::ok(pool.clone()), queues: queues.clone(), workers: workers.clone(), holders_page: None }
+}
+
+/// Reads a pool, its queues, its workers and the first page of its slot holders, concurrently.
+pub async fn pool_data(client: &Client, name: &str) -> PoolData {
+    let base = format!("/work_pools/{}", seg(name));
+    let (queues_path, workers_path) = (format!("{base}/queues/filter"), format!("{base}/workers/filter"));
+    let (pool, queues, workers, page) = tokio::join!(
+        client.get::<WorkPool>(&base),
+        paged::<WorkQueue>(client, &queues_path, json!({})),
+        paged::<Worker>(client, &workers_path, json!({})),
+        first_page(client, json!({"work_pools": {"name": {"any_": [name]}}}), QUEUE_HOLDING),
+    );
+    PoolData { pool: part(pool), queues: part(queues), workers: part(workers), holders_page: Some(page) }
+}
+
+/// Everything about one run, given the server and (when already read) its pool's data.
+pub async fn run_evidence(
+    client: &Client,
+    run: FlowRun,
+    server: ServerInfo,
+    known: Option<PoolData>,
+    opts: Options,
+    redactor: &Redactor,
+    progress: &crate::progress::Progress,
+) -> RunEvidence {
+    // Round 2: everything keyed by the run, concurrently (the pool's data too, unless known).
     progress.set("reading states, pool, queues, workers, logs");
     let states = async {
         client.get::<Vec<State>>(&format!("/flow_run_states/?flow_run_id={}", run.id)).await.map(|mut states| {
@@ -239,27 +280,21 @@ pub async fn collect_run(
         }
     };
     let pool_name = run.work_pool_name.clone();
-    const NO_POOL: &str = "the run is not in a work pool";
-    let pool = async {
-        match &pool_name {
-            Some(p) => part(client.get::<WorkPool>(&format!("/work_pools/{}", seg(p))).await),
-            None => Part::skipped(NO_POOL),
-        }
-    };
-    let queues = async {
-        match &pool_name {
-            Some(p) => {
-                part(paged::<WorkQueue>(client, &format!("/work_pools/{}/queues/filter", seg(p)), json!({})).await)
+    let pool_data = async {
+        match (known, &pool_name) {
+            (Some(known), _) => known,
+            // The holders of any limit, read before knowing whether limits exist: one bounded page
+            // instead of a round trip.
+            (None, Some(p)) => pool_data(client, p).await,
+            (None, None) => {
+                const NO_POOL: &str = "the run is not in a work pool";
+                PoolData {
+                    pool: Part::skipped(NO_POOL),
+                    queues: Part::skipped(NO_POOL),
+                    workers: Part::skipped(NO_POOL),
+                    holders_page: None,
+                }
             }
-            None => Part::skipped(NO_POOL),
-        }
-    };
-    let workers = async {
-        match &pool_name {
-            Some(p) => {
-                part(paged::<Worker>(client, &format!("/work_pools/{}/workers/filter", seg(p)), json!({})).await)
-            }
-            None => Part::skipped(NO_POOL),
         }
     };
     let logs = async { part(run_logs(client, &run.id, redactor).await) };
@@ -270,14 +305,6 @@ pub async fn collect_run(
             part(worker_events(client, &run.id).await)
         }
     };
-    // The holders of any limit on the pool, its queues and the deployment, read before knowing whether
-    // the limits exist: one bounded page each instead of a round trip.
-    let pool_page = async {
-        match &pool_name {
-            Some(p) => Some(first_page(client, json!({"work_pools": {"name": {"any_": [p]}}}), QUEUE_HOLDING).await),
-            None => None,
-        }
-    };
     let deployment_page = async {
         match (&run.deployment_id, server.flavor) {
             (Some(id), f) if f.is_v3_like() => {
@@ -286,12 +313,13 @@ pub async fn collect_run(
             _ => None,
         }
     };
-    let (states, flow, deployment, pool, queues, workers, logs, worker_events, pool_page, deployment_page) =
-        tokio::join!(states, flow, deployment, pool, queues, workers, logs, events, pool_page, deployment_page);
+    let (states, flow, deployment, pool_data, logs, worker_events, deployment_page) =
+        tokio::join!(states, flow, deployment, pool_data, logs, events, deployment_page);
+    let PoolData { pool, queues, workers, holders_page } = pool_data;
 
     // Round 3: the holders' logs (and the rest of any holder list longer than a page).
     progress.set("reading concurrency slot holders");
-    let mut concurrency = holders(client, &run, &pool, &queues, &deployment, pool_page, deployment_page).await;
+    let mut concurrency = holders(client, &run, &pool, &queues, &deployment, holders_page, deployment_page).await;
     let judge = Judge {
         now: jiff::Timestamp::now(),
         pending_threshold: opts.pending_threshold,
@@ -310,7 +338,7 @@ pub async fn collect_run(
         _ => None,
     };
 
-    Ok(RunEvidence {
+    RunEvidence {
         server,
         flow_run: run,
         flow,
@@ -323,7 +351,7 @@ pub async fn collect_run(
         worker_events,
         concurrency,
         observation,
-    })
+    }
 }
 
 /// The first 200 and the last 200 lines of a run's logs, oldest first, redacted.
@@ -407,7 +435,6 @@ async fn holders(
     let in_states = |runs: &[FlowRun], states: &[&str]| -> Vec<FlowRun> {
         runs.iter().filter(|r| r.state_type().is_some_and(|t| states.contains(&t.as_str()))).cloned().collect()
     };
-    let pool_page = pool_page.map(|r| r.map_err(|e| e.to_string()));
     let pool_holders = async {
         match (pool.value(), &pool_page) {
             (Some(p), _) if p.concurrency_limit.is_none() => no_limit("work pool"),
@@ -415,8 +442,11 @@ async fn holders(
             (Some(p), Some(Ok((_, false)))) => {
                 part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
             }
-            (Some(_), Some(Err(e))) => Part::Failed { error: e.clone() },
-            _ => Part::skipped("the work pool could not be read"),
+            (Some(_), Some(Err(e))) => Part::Failed { error: e.to_string() },
+            (Some(p), None) => {
+                part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
+            }
+            (None, _) => Part::skipped("the work pool could not be read"),
         }
     };
     let queue = queues.value().and_then(|qs| {
@@ -433,7 +463,7 @@ async fn holders(
                     .filter(|r| r.work_queue_name.as_deref() == Some(q.name.as_str()))
                     .collect(),
             ),
-            (Some(q), Some(p), Some(Ok((_, false)))) => part(
+            (Some(q), Some(p), Some(Ok((_, false))) | None) => part(
                 runs_in_states(
                     client,
                     json!({"work_pools": {"name": {"any_": [p.name]}}, "work_pool_queues": {"name": {"any_": [q.name]}}}),
@@ -441,7 +471,7 @@ async fn holders(
                 )
                 .await,
             ),
-            (Some(_), _, Some(Err(e))) => Part::Failed { error: e.clone() },
+            (Some(_), _, Some(Err(e))) => Part::Failed { error: e.to_string() },
             _ => Part::skipped("the run's work queue could not be read"),
         }
     };

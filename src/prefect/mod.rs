@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod collect;
+pub mod health;
 pub mod observe;
 pub mod readonly;
 pub mod slots;

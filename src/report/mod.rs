@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod fmt;
+pub mod health;
 mod markdown;
 pub mod slots;
 pub mod style;
@@ -59,19 +60,21 @@ pub struct RankedFinding {
 /// a slot: they rank below anything that explains them), then risks, then info; within a class by
 /// severity, then by specificity (infrastructure evidence beats Prefect inference), then registry order.
 pub fn rank(mut findings: Vec<Finding>) -> Vec<RankedFinding> {
-    let key = |f: &Finding| {
-        let info = f.info();
-        let symptom = info.is_some_and(|i| i.symptom);
-        let class = match (f.kind, symptom) {
-            (Kind::Cause, false) => 0,
-            (Kind::Cause, true) => 1,
-            (Kind::Risk, _) => 2,
-            (Kind::Info, _) => 3,
-        };
-        (class, f.severity, info.map(|i| i.backend), checks::order(f.id), f.title.clone())
-    };
-    findings.sort_by_key(key);
+    findings.sort_by_key(rank_key);
     findings.into_iter().enumerate().map(|(i, finding)| RankedFinding { rank: i + 1, finding }).collect()
+}
+
+/// The ranking order of SPEC 5 as a sort key.
+pub fn rank_key(f: &Finding) -> (u8, checks::Severity, Option<checks::Backend>, usize, String) {
+    let info = f.info();
+    let symptom = info.is_some_and(|i| i.symptom);
+    let class = match (f.kind, symptom) {
+        (Kind::Cause, false) => 0,
+        (Kind::Cause, true) => 1,
+        (Kind::Risk, _) => 2,
+        (Kind::Info, _) => 3,
+    };
+    (class, f.severity, info.map(|i| i.backend), checks::order(f.id), f.title.clone())
 }
 
 /// The status the findings call for: a cause is critical, a risk a warning.

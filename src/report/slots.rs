@@ -596,7 +596,7 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
         }
     }
 
-    findings_section(&mut out, &r.findings, st);
+    findings_section(&mut out, &r.findings, st, false);
     if let Some(z) = r.holders.iter().find(|h| h.zombie).or(r.holders.first()) {
         let _ = writeln!(out, "\n{}", st.paint(st.heading, "Next steps"));
         let _ = writeln!(out, "  Inspect a holder:   unstuck doctor {}", z.run_id);

@@ -83,7 +83,7 @@ pub fn doctor_table(r: &DoctorReport, st: &Styles, quiet: bool) -> String {
         let _ = writeln!(out, "  {sym} {:<18} {}", c.id, c.detail);
     }
 
-    findings_section(&mut out, &r.findings, st);
+    findings_section(&mut out, &r.findings, st, false);
 
     if !r.timeline.is_empty() {
         let _ = writeln!(out, "\n{}", st.paint(st.heading, "Timeline"));
@@ -101,7 +101,7 @@ pub fn doctor_table(r: &DoctorReport, st: &Styles, quiet: bool) -> String {
 }
 
 /// The ranked findings: rank, severity, id, title, detail, evidence and numbered fix steps.
-pub fn findings_section(out: &mut String, findings: &[RankedFinding], st: &Styles) {
+pub fn findings_section(out: &mut String, findings: &[RankedFinding], st: &Styles, show_subject: bool) {
     if findings.is_empty() {
         return;
     }
@@ -109,9 +109,13 @@ pub fn findings_section(out: &mut String, findings: &[RankedFinding], st: &Style
     for f in findings {
         let f_ = &f.finding;
         let sev = format!("{:<8}", format!("{:?}", f_.severity).to_uppercase());
+        let subject = match (&f_.subject, show_subject) {
+            (Some(s), true) => format!("  {}", st.paint(st.dim, &format!("[{s}]"))),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {}. {} {}  {}",
+            "  {}. {} {}{subject}  {}",
             f.rank,
             st.paint(st.severity(f_.severity), &sev),
             st.paint(st.dim, f_.id),

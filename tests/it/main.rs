@@ -7,6 +7,7 @@ mod cli;
 mod doctor_real;
 mod faults;
 mod harness;
+mod health_real;
 mod schema;
 mod secrets;
 mod secure;

@@ -66,10 +66,20 @@ def make_pool(base, prefix, queues=1, limit=None):
     return name, deployments
 
 
+def keep_alive(base, pool, worker, stop):
+    """Heartbeats every 10 s until `stop` is set, as a running worker does."""
+    while True:
+        api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": 30})
+        if stop.wait(10):
+            return
+
+
 def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=6):
-    """Runs as a live Prefect 3 worker leaves them: the worker heartbeats, and labels each run it claims."""
+    """Runs as a live Prefect 3 worker leaves them: the worker keeps heart-beating (until the benchmark
+    ends), and labels each run it claims."""
     worker = unique("bench-worker")
-    api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": 30})
+    stop = threading.Event()
+    threading.Thread(target=keep_alive, args=(base, pool, worker, stop), daemon=True).start()
     jobs = [d for d in deployment_ids for _ in range(per_deployment)]
     body = {"state": {"type": state}}
 

@@ -520,17 +520,21 @@ pub async fn holder_logs(
     if wanted.is_empty() {
         return Part::skipped("no slot holder needs its logs read");
     }
+    // What each holder needs: its first lines name its worker (when no label does); its latest line
+    // says whether a Running holder still talks. One request each, two only when both are needed.
     let fetch = |run: &FlowRun| {
         let id = run.id.clone();
+        let first = run.label("prefect.worker.name").is_none();
+        let last = run.state_type() == Some(&super::types::StateType::Running);
         async move {
             let body = |sort: &str, limit: usize| json!({"logs": {"flow_run_id": {"any_": [id]}}, "sort": sort, "limit": limit, "offset": 0});
-            let (first, last) = join(
-                client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_ASC", 10)),
-                client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_DESC", 1)),
-            )
-            .await;
-            let mut lines = first?;
-            for l in last? {
+            let read = |wanted: bool, sort: &'static str, limit: usize| {
+                let b = body(sort, limit);
+                async move { if wanted { client.post::<Vec<LogLine>>("/logs/filter", &b).await } else { Ok(vec![]) } }
+            };
+            let (head, tail) = join(read(first, "TIMESTAMP_ASC", 10), read(last, "TIMESTAMP_DESC", 1)).await;
+            let mut lines = head?;
+            for l in tail? {
                 if !lines.iter().any(|x| x.timestamp == l.timestamp && x.message == l.message) {
                     lines.push(l);
                 }

@@ -321,7 +321,13 @@ impl Client {
     }
 
     fn transport_error(&self, path: &str, e: &reqwest::Error) -> ApiError {
-        let reason = self.redactor.redact(&error_chain(e)).into_owned();
+        let mut reason = self.redactor.redact(&error_chain(e)).into_owned();
+        if reason.contains("certificate") {
+            reason.push_str(
+                " (the server's TLS certificate is not trusted: point PREFECT_API_SSL_CERT_FILE at its CA bundle, \
+                 or set PREFECT_API_TLS_INSECURE_SKIP_VERIFY=true to skip verification)",
+            );
+        }
         if e.is_connect() {
             ApiError::Unreachable { url: self.base.clone(), reason }
         } else if e.is_timeout() {

@@ -12,3 +12,4 @@ mod schema;
 mod secrets;
 mod secure;
 mod slots_real;
+mod tls;

@@ -15,19 +15,22 @@ Only the Python standard library is used; run it with the Prefect virtualenv's i
 import argparse
 import concurrent.futures
 import datetime
-import http.server
 import json
 import os
 import re
 import shutil
-import socketserver
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
+import forward  # noqa: E402  (the forwarding proxy the tests use too)
 
 
 def api(base, method, path, body=None):
@@ -114,41 +117,6 @@ def fmt(seconds):
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-class DelayingProxy(http.server.BaseHTTPRequestHandler):
-    """Forwards to the real server after a fixed delay per request."""
-
-    upstream = ""
-    delay = 0.2
-    protocol_version = "HTTP/1.1"
-
-    def _forward(self):
-        time.sleep(self.delay)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-        req = urllib.request.Request(self.upstream + self.path.removeprefix("/api"), data=body, method=self.command, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                status, payload, ctype = resp.status, resp.read(), resp.headers.get("content-type", "application/json")
-        except urllib.error.HTTPError as e:
-            status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "application/json")
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = _forward
-    do_POST = _forward
-
-    def log_message(self, *args):
-        pass
-
-
-class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--api-url", required=True)
@@ -206,9 +174,7 @@ def main():
         past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)).isoformat()
         run = api(base, "POST", f"/deployments/{deps[0]}/create_flow_run",
                   {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": past}}})
-        DelayingProxy.upstream = base
-        DelayingProxy.delay = args.delay
-        server = ThreadingServer(("127.0.0.1", 0), DelayingProxy)
+        server = forward.ThreadingServer(("127.0.0.1", 0), forward.handler(base, delay=args.delay))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         proxied = f"http://127.0.0.1:{server.server_address[1]}/api"
         walls, _ = timed([args.unstuck, "doctor", run["id"], "--api-url", proxied, "-o", "json"], env, max(3, args.runs // 2))

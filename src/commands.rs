@@ -20,6 +20,7 @@ use crate::prefect::health;
 use crate::prefect::slots::{self, Target};
 use crate::progress::Progress;
 use crate::redact::Redactor;
+use crate::report::fmt::count;
 use crate::report::{self, Status, style::Styles};
 use crate::{Failure, emit};
 
@@ -151,30 +152,83 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     Ok(report.verdict.status.exit_code())
 }
 
+/// "what: error" for each part that failed.
+fn failures(parts: &[(&str, Option<&str>)]) -> Vec<String> {
+    parts.iter().filter_map(|(what, err)| err.map(|e| format!("{what}: {e}"))).collect()
+}
+
+/// A session against the configured Prefect API: what every collecting command sets up, and the
+/// source record it ends with.
+struct Live {
+    cloud: bool,
+    redactor: Redactor,
+    client: Client,
+    rt: tokio::runtime::Runtime,
+    started: Instant,
+    progress: Progress,
+}
+
+impl Live {
+    /// `budget` is the deadline for the whole collection; progress shows only for table output on a
+    /// terminal.
+    fn open(api: &ApiArgs, g: &GlobalArgs, budget: std::time::Duration, table: bool) -> Result<Live, Failure> {
+        let cfg = api_config(api, g)?;
+        let redactor = redactor_for(&cfg);
+        let client = Client::new(&cfg, budget, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+        let show_progress = table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
+        Ok(Live {
+            cloud: cfg.cloud.is_some(),
+            redactor,
+            client,
+            rt: runtime()?,
+            started: Instant::now(),
+            progress: Progress::new(show_progress, "prefect"),
+        })
+    }
+
+    /// Runs a collector, mapping its failure to the right exit code.
+    fn run<T>(&self, fut: impl std::future::Future<Output = Result<T, CollectError>>) -> Result<T, Failure> {
+        self.rt.block_on(fut).map_err(|e| collect_failure(e, &self.redactor))
+    }
+
+    /// The bundle: the evidence, "now", the thresholds, and how the Prefect source fared (`detail` goes
+    /// after the server's description; parts that failed are listed).
+    fn finish(self, server: &str, detail: &str, failed: &[String], th: Thresholds, body: Body) -> (Bundle, Redactor) {
+        drop(self.progress);
+        let mut text = format!("{server}{detail}; {} requests", self.client.request_count());
+        if !failed.is_empty() {
+            text.push_str(&format!("; failed: {}", failed.join("; ")));
+        }
+        let source = SourceRecord {
+            name: "prefect".into(),
+            status: SourceStatus::Collected,
+            detail: text,
+            millis: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT,
+            tool: ToolInfo::current(),
+            collected_at: Timestamp::now(),
+            thresholds: th,
+            sources: vec![source],
+            body,
+        };
+        (bundle, self.redactor)
+    }
+}
+
 fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
     // Bad arguments are reported before anything else is looked at.
     let run_arg = args.run.as_deref().ok_or_else(|| Failure::usage("a flow run (UUID or name) is required"))?;
     let run_ref = collect::parse_run_ref(run_arg).map_err(Failure::usage)?;
-    let cfg = api_config(&args.api, g)?;
-    let redactor = redactor_for(&cfg);
+    let th = thresholds(&args.thresholds, Thresholds::default());
     // The observation window comes on top of the deadline for the requests themselves.
     let budget = args.api.timeout + args.observe.unwrap_or_default();
-    let client = Client::new(&cfg, budget, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
-    let rt = runtime()?;
-    let started = Instant::now();
-    let show_progress =
-        args.output == DoctorFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
-    let progress = Progress::new(show_progress, "prefect");
-    let opts = collect::Options {
-        observe: args.observe,
-        pending_threshold: thresholds(&args.thresholds, Thresholds::default()).pending,
-    };
-    let ev = rt
-        .block_on(collect::collect_run(&client, &run_ref, cfg.cloud.is_some(), &redactor, opts, &progress))
-        .map_err(|e| collect_failure(e, &redactor))?;
-    drop(progress);
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let failed: Vec<String> = [
+    let live = Live::open(&args.api, g, budget, args.output == DoctorFormat::Table)?;
+    let opts = collect::Options { observe: args.observe, pending_threshold: th.pending };
+    let ev =
+        live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
+    let failed = failures(&[
         ("states", ev.states.why_failed()),
         ("flow", ev.flow.why_failed()),
         ("deployment", ev.deployment.why_failed()),
@@ -187,24 +241,9 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
         ("queue slot holders", ev.concurrency.queue_holders.why_failed()),
         ("deployment slot holders", ev.concurrency.deployment_holders.why_failed()),
         ("holder logs", ev.concurrency.holder_logs.why_failed()),
-    ]
-    .into_iter()
-    .filter_map(|(what, err)| err.map(|e| format!("{what}: {e}")))
-    .collect();
-    let mut detail = format!("{}; {} requests", ev.server.describe(), client.request_count());
-    if !failed.is_empty() {
-        detail.push_str(&format!("; failed: {}", failed.join("; ")));
-    }
-    let source = SourceRecord { name: "prefect".into(), status: SourceStatus::Collected, detail, millis };
-    let bundle = Bundle {
-        format: BUNDLE_FORMAT,
-        tool: ToolInfo::current(),
-        collected_at: Timestamp::now(),
-        thresholds: thresholds(&args.thresholds, Thresholds::default()),
-        sources: vec![source],
-        body: Body::Doctor(Box::new(ev)),
-    };
-    Ok((bundle, redactor))
+    ]);
+    let server = ev.server.describe();
+    Ok(live.finish(&server, "", &failed, th, Body::Doctor(Box::new(ev))))
 }
 
 /// `health`: the fleet, pool by pool.
@@ -249,14 +288,7 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
 
 fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
     let th = thresholds(&args.thresholds, Thresholds::default());
-    let cfg = api_config(&args.api, g)?;
-    let redactor = redactor_for(&cfg);
-    let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
-    let rt = runtime()?;
-    let started = Instant::now();
-    let show_progress =
-        args.output == HealthFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
-    let progress = Progress::new(show_progress, "prefect");
+    let live = Live::open(&args.api, g, args.api.timeout, args.output == HealthFormat::Table)?;
     let opts = health::HealthOptions {
         pools: args.pools.clone(),
         pending_threshold: th.pending,
@@ -264,11 +296,8 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
         max_runs: args.max_runs,
         concurrency: usize::from(args.concurrency),
     };
-    let ev = rt
-        .block_on(health::collect_health(&client, cfg.cloud.is_some(), &redactor, &opts, &progress))
-        .map_err(|e| collect_failure(e, &redactor))?;
-    drop(progress);
-    let failed = ev
+    let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
+    let unread = ev
         .pools
         .iter()
         .filter(|p| {
@@ -276,30 +305,12 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
         })
         .count();
     let runs: usize = ev.pools.iter().map(|p| p.runs.len()).sum();
-    let mut detail = format!(
-        "{}; {} read, {} diagnosed; {} requests",
-        ev.server.describe(),
-        crate::report::fmt::count(ev.pools.len(), "pool"),
-        crate::report::fmt::count(runs, "stuck run"),
-        client.request_count()
-    );
-    if failed > 0 {
-        detail.push_str(&format!("; {} could not be read completely", crate::report::fmt::count(failed, "pool")));
+    let mut detail = format!("; {} read, {} diagnosed", count(ev.pools.len(), "pool"), count(runs, "stuck run"));
+    if unread > 0 {
+        detail.push_str(&format!("; {} could not be read completely", count(unread, "pool")));
     }
-    let bundle = Bundle {
-        format: BUNDLE_FORMAT,
-        tool: ToolInfo::current(),
-        collected_at: Timestamp::now(),
-        thresholds: th,
-        sources: vec![SourceRecord {
-            name: "prefect".into(),
-            status: SourceStatus::Collected,
-            detail,
-            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        }],
-        body: Body::Health(Box::new(ev)),
-    };
-    Ok((bundle, redactor))
+    let server = ev.server.describe();
+    Ok(live.finish(&server, &detail, &[], th, Body::Health(Box::new(ev))))
 }
 
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.
@@ -314,46 +325,20 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
         None => {
             let target = target.ok_or_else(|| Failure::usage("say which pool, queue or deployment"))?;
             let th = threshold.unwrap_or(Thresholds::default().pending);
-            let cfg = api_config(&args.api, g)?;
-            let redactor = redactor_for(&cfg);
-            let client = Client::new(&cfg, args.api.timeout, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
-            let rt = runtime()?;
-            let started = Instant::now();
-            let show_progress =
-                args.output == ListFormat::Table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
-            let progress = Progress::new(show_progress, "prefect");
-            let ev = rt
-                .block_on(slots::collect_slots(&client, &target, cfg.cloud.is_some(), &redactor, th, &progress))
-                .map_err(|e| collect_failure(e, &redactor))?;
-            drop(progress);
-            let failed: Vec<String> = [
+            let live = Live::open(&args.api, g, args.api.timeout, args.output == ListFormat::Table)?;
+            let ev =
+                live.run(slots::collect_slots(&live.client, &target, live.cloud, &live.redactor, th, &live.progress))?;
+            let failed = failures(&[
                 ("holders", ev.holders.why_failed()),
                 ("queues", ev.queues.why_failed()),
                 ("workers", ev.workers.why_failed()),
                 ("waiting runs", ev.waiting.why_failed()),
                 ("holder logs", ev.holder_logs.why_failed()),
-            ]
-            .into_iter()
-            .filter_map(|(what, err)| err.map(|e| format!("{what}: {e}")))
-            .collect();
+            ]);
             let via = ev.holders.value().map(|h| format!("; holders via {}", h.via)).unwrap_or_default();
-            let mut detail = format!("{}{via}; {} requests", ev.server.describe(), client.request_count());
-            if !failed.is_empty() {
-                detail.push_str(&format!("; failed: {}", failed.join("; ")));
-            }
-            let bundle = Bundle {
-                format: BUNDLE_FORMAT,
-                tool: ToolInfo::current(),
-                collected_at: Timestamp::now(),
-                thresholds: Thresholds { pending: th, ..Thresholds::default() },
-                sources: vec![SourceRecord {
-                    name: "prefect".into(),
-                    status: SourceStatus::Collected,
-                    detail,
-                    millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                }],
-                body: Body::Slots(Box::new(ev)),
-            };
+            let server = ev.server.describe();
+            let th_all = Thresholds { pending: th, ..Thresholds::default() };
+            let (bundle, redactor) = live.finish(&server, &via, &failed, th_all, Body::Slots(Box::new(ev)));
             (bundle, redactor, th)
         }
     };

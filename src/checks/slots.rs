@@ -56,29 +56,68 @@ can starve a whole pool (Prefect's own support playbook; PrefectHQ/prefect#17415
     run: pool_full,
 };
 
-fn pool_full(ctx: &Ctx<'_>) -> Vec<Finding> {
-    let (Some(pool), Some(holders)) = (ctx.pool(), ctx.ev.concurrency.pool_holders.value()) else { return vec![] };
-    let Some(limit) = pool.concurrency_limit else { return vec![] };
-    let active = pool.active_slots.unwrap_or(holders.len() as u64);
+/// A pool's or queue's limit that is full while the run waits for it.
+struct FullLimit<'a> {
+    info: &'static CheckInfo,
+    /// "work pool", "work queue"
+    what: &'static str,
+    name: &'a str,
+    /// "Work pool 'p'", "Work queue 'q' of pool 'p'"
+    label: String,
+    /// The states that count against the limit, for the evidence.
+    holding: &'static str,
+    limit: Option<u64>,
+    /// The server's count, when it gives one.
+    active: Option<u64>,
+    holders: &'a [FlowRun],
+    see: String,
+    raise: String,
+    subject: Option<String>,
+}
+
+fn full_limit(ctx: &Ctx<'_>, l: FullLimit<'_>) -> Vec<Finding> {
+    let Some(limit) = l.limit else { return vec![] };
+    let active = l.active.unwrap_or(l.holders.len() as u64);
     if !ctx.phase().needs_poll() || active < limit {
         return vec![];
     }
-    let refs: Vec<&FlowRun> = holders.iter().collect();
-    let mut f = Finding::new(
-        &POOL_FULL.info,
-        Severity::Critical,
-        format!("Work pool '{}' is at its concurrency limit ({active}/{limit})", pool.name),
-    )
-    .detail(full_detail("work pool", &pool.name, limit, active, &refs, ctx))
-    .evidence(format!("work pool '{}': concurrency_limit {limit}, {active} active (PENDING or RUNNING)", pool.name))
-    .evidence_all(holder_lines(ctx, &refs))
-    .fix(format!("See every holder and whether it is alive: unstuck work-pool slots {}", sh(&pool.name)));
-    f = cancel_zombies(ctx, f, &refs);
-    f = f.fix(format!("Or raise the limit: prefect work-pool set-concurrency-limit {} {}", sh(&pool.name), limit + 1));
-    if let Some(s) = ctx.pool_subject() {
+    let refs: Vec<&FlowRun> = l.holders.iter().collect();
+    let mut f =
+        Finding::new(l.info, Severity::Critical, format!("{} is at its concurrency limit ({active}/{limit})", l.label))
+            .detail(full_detail(l.what, l.name, limit, active, &refs, ctx))
+            .evidence(format!("{} '{}': concurrency_limit {limit}, {active} active ({})", l.what, l.name, l.holding))
+            .evidence_all(holder_lines(ctx, &refs))
+            .fix(l.see);
+    f = cancel_zombies(ctx, f, &refs).fix(l.raise);
+    if let Some(s) = l.subject {
         f = f.subject(s);
     }
     vec![f]
+}
+
+fn pool_full(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let (Some(pool), Some(holders)) = (ctx.pool(), ctx.ev.concurrency.pool_holders.value()) else { return vec![] };
+    let limit = pool.concurrency_limit;
+    full_limit(
+        ctx,
+        FullLimit {
+            info: &POOL_FULL.info,
+            what: "work pool",
+            name: &pool.name,
+            label: format!("Work pool '{}'", pool.name),
+            holding: "PENDING or RUNNING",
+            limit,
+            active: pool.active_slots,
+            holders,
+            see: format!("See every holder and whether it is alive: unstuck work-pool slots {}", sh(&pool.name)),
+            raise: format!(
+                "Or raise the limit: prefect work-pool set-concurrency-limit {} {}",
+                sh(&pool.name),
+                limit.unwrap_or_default() + 1
+            ),
+            subject: ctx.pool_subject(),
+        },
+    )
 }
 
 fn full_detail(what: &str, name: &str, limit: u64, active: u64, holders: &[&FlowRun], ctx: &Ctx<'_>) -> String {
@@ -152,35 +191,28 @@ fn queue_full(ctx: &Ctx<'_>) -> Vec<Finding> {
     else {
         return vec![];
     };
-    let Some(limit) = queue.concurrency_limit else { return vec![] };
-    let active = queue.active_slots.unwrap_or(holders.len() as u64);
-    if !ctx.phase().needs_poll() || active < limit {
-        return vec![];
-    }
-    let refs: Vec<&FlowRun> = holders.iter().collect();
-    let mut f = Finding::new(
-        &QUEUE_FULL.info,
-        Severity::Critical,
-        format!("Work queue '{}' of pool '{pool}' is at its concurrency limit ({active}/{limit})", queue.name),
+    let limit = queue.concurrency_limit;
+    full_limit(
+        ctx,
+        FullLimit {
+            info: &QUEUE_FULL.info,
+            what: "work queue",
+            name: &queue.name,
+            label: format!("Work queue '{}' of pool '{pool}'", queue.name),
+            holding: "PENDING, RUNNING or CANCELLING",
+            limit,
+            active: queue.active_slots,
+            holders,
+            see: format!("See every holder: unstuck work-queue slots {} --pool {}", sh(&queue.name), sh(pool)),
+            raise: format!(
+                "Or raise the limit: prefect work-queue set-concurrency-limit {} {} --pool {}",
+                sh(&queue.name),
+                limit.unwrap_or_default() + 1,
+                sh(pool)
+            ),
+            subject: ctx.queue_subject(),
+        },
     )
-    .detail(full_detail("work queue", &queue.name, limit, active, &refs, ctx))
-    .evidence(format!(
-        "work queue '{}': concurrency_limit {limit}, {active} active (PENDING, RUNNING or CANCELLING)",
-        queue.name
-    ))
-    .evidence_all(holder_lines(ctx, &refs))
-    .fix(format!("See every holder: unstuck work-queue slots {} --pool {}", sh(&queue.name), sh(pool)));
-    f = cancel_zombies(ctx, f, &refs);
-    f = f.fix(format!(
-        "Or raise the limit: prefect work-queue set-concurrency-limit {} {} --pool {}",
-        sh(&queue.name),
-        limit + 1,
-        sh(pool)
-    ));
-    if let Some(s) = ctx.queue_subject() {
-        f = f.subject(s);
-    }
-    vec![f]
 }
 
 pub const DEPLOYMENT_FULL: Check = Check {

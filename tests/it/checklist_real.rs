@@ -9,23 +9,6 @@ use serde_json::json;
 use crate::doctor_real::{doctor, finding_ids, item};
 use crate::harness::{self, Gen, JobPids, Server, WorkerProc, api::Pool, flows_dir, wait_for};
 
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn p3() {
-                    super::$scenario(crate::harness::p3());
-                }
-                #[test]
-                fn p2() {
-                    super::$scenario(crate::harness::p2());
-                }
-            }
-        )*
-    };
-}
-
 on_both!(
     racing_workers,
     job_never_starts_the_flow,

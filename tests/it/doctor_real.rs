@@ -7,24 +7,6 @@ use serde_json::{Value, json};
 
 use crate::harness::{self, Gen, Server, WorkerProc, normalize};
 
-/// Runs each scenario on the Prefect 3 and the Prefect 2 server.
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn p3() {
-                    super::$scenario(crate::harness::p3());
-                }
-                #[test]
-                fn p2() {
-                    super::$scenario(crate::harness::p2());
-                }
-            }
-        )*
-    };
-}
-
 on_both!(
     no_worker,
     worker_offline,

@@ -11,23 +11,6 @@ use serde_json::{Value, json};
 use crate::harness::{self, Server, api::Pool, unstuck, unstuck_env};
 use crate::schema::{assert_valid, validator};
 
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn p3() {
-                    super::$scenario(crate::harness::p3());
-                }
-                #[test]
-                fn p2() {
-                    super::$scenario(crate::harness::p2());
-                }
-            }
-        )*
-    };
-}
-
 on_both!(fleet_in_different_conditions, warnings_and_fail_on, all_pools_and_machine_formats);
 
 /// Five pools: healthy, no worker with a Late run, paused with a Late run, full with a Late run, and

@@ -1,6 +1,25 @@
 //! The one integration-test binary: the CLI itself, `doctor` on real Prefect 3 and 2 servers, faults
 //! injected by a proxy, secrets, evidence bundles, schemas and completions.
 
+/// Runs each named scenario function on the Prefect 3 and the Prefect 2 server, as tests `<name>::p3`
+/// and `<name>::p2`.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[test]
+                fn p3() {
+                    super::$scenario(crate::harness::p3());
+                }
+                #[test]
+                fn p2() {
+                    super::$scenario(crate::harness::p2());
+                }
+            }
+        )*
+    };
+}
+
 mod bundles;
 mod checklist_real;
 mod cli;

@@ -9,23 +9,6 @@ use serde_json::{Value, json};
 use crate::harness::{self, Api, Gen, Server, api::Deployment, normalize};
 use crate::schema::{assert_valid, validator};
 
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn p3() {
-                    super::$scenario(crate::harness::p3());
-                }
-                #[test]
-                fn p2() {
-                    super::$scenario(crate::harness::p2());
-                }
-            }
-        )*
-    };
-}
-
 on_both!(
     empty_pool,
     unlimited_pool,

@@ -8,18 +8,16 @@ killed.
 
 import argparse
 import datetime
-import http.server
 import ipaddress
 import os
-import socketserver
 import ssl
-import urllib.error
-import urllib.request
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+import forward
 
 
 def make_certs(directory):
@@ -60,46 +58,13 @@ def make_certs(directory):
         f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
-class Forward(http.server.BaseHTTPRequestHandler):
-    upstream = ""
-    protocol_version = "HTTP/1.1"
-
-    def _forward(self):
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-        path = self.path[len("/api"):] if self.path.startswith("/api") else self.path
-        req = urllib.request.Request(self.upstream + path, data=body, method=self.command, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                status, payload, ctype = resp.status, resp.read(), resp.headers.get("content-type", "application/json")
-        except urllib.error.HTTPError as e:
-            status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "application/json")
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = _forward
-    do_POST = _forward
-
-    def log_message(self, *args):
-        pass
-
-
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--dir", required=True)
     args = ap.parse_args()
     make_certs(args.dir)
-    Forward.upstream = args.upstream.rstrip("/")
-    server = Server(("127.0.0.1", 0), Forward)
+    server = forward.ThreadingServer(("127.0.0.1", 0), forward.handler(args.upstream))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(args.dir, "server.pem"), os.path.join(args.dir, "server.key"))
     server.socket = ctx.wrap_socket(server.socket, server_side=True)

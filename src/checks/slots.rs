@@ -147,7 +147,8 @@ fn cancel_zombies(ctx: &Ctx<'_>, mut f: Finding, holders: &[&FlowRun]) -> Findin
     f
 }
 
-fn cancel_command(r: &FlowRun) -> String {
+/// The command that frees the slot held by a dead run: cancel it, or force a stuck cancellation to finish.
+pub fn cancel_command(r: &FlowRun) -> String {
     if r.state_type() == Some(&StateType::Cancelling) {
         format!(
             "Force the stuck cancellation of '{}' to finish: curl -X POST \"$PREFECT_API_URL/flow_runs/{}/set_state\" \

@@ -329,7 +329,7 @@ fn full_finding(
         }
     }
     for r in sorted.iter().filter(|r| judge.zombie_reason(r).is_some()).take(LIST) {
-        f = f.fix(format!("Free the slot held by dead run '{}': prefect flow-run cancel {}", r.name, r.id));
+        f = f.fix(checks::slots::cancel_command(r));
     }
     f = match target.kind {
         "work-pool" => f.fix(format!(
@@ -369,15 +369,7 @@ fn zombie_finding(zombies: &[&FlowRun], judge: &Judge<'_>) -> Finding {
         f = f.evidence(format!("… and {} more", zombies.len() - LIST));
     }
     for r in zombies.iter().take(LIST) {
-        f = f.fix(if r.state_type() == Some(&StateType::Cancelling) {
-            format!(
-                "Force the stuck cancellation of '{}' to finish: curl -X POST \"$PREFECT_API_URL/flow_runs/{}/set_state\" \
-                 -H 'Content-Type: application/json' -d '{{\"state\": {{\"type\": \"CANCELLED\"}}, \"force\": true}}'",
-                r.name, r.id
-            )
-        } else {
-            format!("Free the slot held by dead run '{}': prefect flow-run cancel {}", r.name, r.id)
-        });
+        f = f.fix(checks::slots::cancel_command(r));
     }
     f.subject(format!("flow-run/{}", zombies[0].id))
 }

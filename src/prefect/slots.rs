@@ -7,9 +7,10 @@
 //!
 //! The summaries `concurrency_status` returns lack labels and infrastructure pids; those are read for
 //! every holder when there are at most `DETAIL_CAP`, and otherwise only for the holders that could be
-//! dead (Pending past the threshold, and Running while a worker of the pool is not alive).
+//! dead (Pending past the threshold, and the oldest Running ones while a worker of the pool is not alive,
+//! as many as get their logs read).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -19,7 +20,8 @@ use serde_json::{Value, json};
 
 use super::client::{ApiError, Client};
 use super::collect::{
-    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info, server_version,
+    CollectError, HOLDER_LOG_CAP, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info,
+    server_version,
 };
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
 use crate::checks::Judge;
@@ -258,24 +260,29 @@ async fn add_details(
     let wanted: Vec<String> = if runs.len() <= DETAIL_CAP {
         runs.iter().map(|r| r.id.clone()).collect()
     } else {
-        runs.iter()
-            .filter(|r| {
-                let old = r.state.as_ref().and_then(|s| s.timestamp).is_some_and(|t| judge.since(t) > threshold);
-                match r.state_type() {
-                    Some(StateType::Pending) => old,
-                    Some(StateType::Running) => some_worker_down,
-                    _ => false,
-                }
-            })
-            .map(|r| r.id.clone())
-            .collect()
+        let since = |r: &FlowRun| r.state.as_ref().and_then(|s| s.timestamp);
+        let old_pending = runs.iter().filter(|r| {
+            r.state_type() == Some(&StateType::Pending) && since(r).is_some_and(|t| judge.since(t) > threshold)
+        });
+        // A Running holder is dead only if its logs went quiet too, and only the oldest
+        // `HOLDER_LOG_CAP` get their logs read: details for the others would show nothing more.
+        let mut running: Vec<&FlowRun> = if some_worker_down {
+            runs.iter().filter(|r| r.state_type() == Some(&StateType::Running)).collect()
+        } else {
+            vec![]
+        };
+        running.sort_by_key(|r| since(r));
+        old_pending.chain(running.into_iter().take(HOLDER_LOG_CAP)).map(|r| r.id.clone()).collect()
     };
-    let detailed = runs_by_id(client, &wanted).await?;
-    let mut summaries_only: BTreeSet<String> = runs.iter().map(|r| r.id.clone()).collect();
-    for d in detailed {
-        if let Some(slot) = runs.iter_mut().find(|r| r.id == d.id) {
-            summaries_only.remove(&d.id);
-            *slot = d;
+    let mut detailed: HashMap<String, FlowRun> =
+        runs_by_id(client, &wanted).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut summaries_only = BTreeSet::new();
+    for slot in &mut runs {
+        match detailed.remove(&slot.id) {
+            Some(d) => *slot = d,
+            None => {
+                summaries_only.insert(slot.id.clone());
+            }
         }
     }
     runs.retain(|r| r.state_type().is_some_and(|t| holding.contains(&t.as_str())));

@@ -18,6 +18,8 @@ use crate::prefect::types::{FlowRun, StateType};
 
 /// Utilisation from which the verdict is a warning (SPEC 4: exit 1 at 80 % or more).
 const BUSY: f64 = 0.8;
+/// Holders a terminal table shows (JSON lists all of them).
+const TABLE_ROWS: usize = 100;
 /// Holders listed in a finding's evidence (the report lists all of them).
 const LIST: usize = 10;
 
@@ -483,6 +485,24 @@ fn colored(text: impl Into<String>, color: Option<Color>, st: &Styles) -> Cell {
     }
 }
 
+/// The holders a terminal table shows, in the report's order: every zombie (up to `TABLE_ROWS`), and
+/// the longest-held of the others while room is left. JSON has every holder.
+fn table_rows(holders: &[HolderRow]) -> Vec<&HolderRow> {
+    let zombies = holders.iter().filter(|h| h.zombie).count();
+    let mut others = TABLE_ROWS.saturating_sub(zombies);
+    let mut rows = Vec::with_capacity(TABLE_ROWS.min(holders.len()));
+    for h in holders {
+        if h.zombie {
+            rows.push(h);
+        } else if others > 0 {
+            others -= 1;
+            rows.push(h);
+        }
+    }
+    rows.truncate(TABLE_ROWS);
+    rows
+}
+
 /// Renders the slots report for a terminal.
 pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) -> String {
     let mut out = String::new();
@@ -544,7 +564,9 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
             st.paint(st.heading, &format!("Holders ({}, longest in state first)", r.holders.len()))
         );
         let mut h = table(st, &["Flow run", "Id", "Queue", "State", "In state", "Worker", "Infrastructure", ""]);
-        for row in &r.holders {
+        let shown = table_rows(&r.holders);
+        let zombies = r.holders.iter().filter(|h| h.zombie).count();
+        for row in &shown {
             let worker = match (&row.worker, row.worker_status) {
                 (Some(w), Some(WorkerStatus::Online)) => format!("{w} (online)"),
                 (Some(w), Some(WorkerStatus::Offline)) => format!("{w} (offline)"),
@@ -569,8 +591,14 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
             ]);
         }
         let _ = writeln!(out, "{h}");
-        for row in r.holders.iter().filter(|h| h.zombie) {
+        if r.holders.len() > shown.len() {
+            let _ = writeln!(out, "  … and {} more holders (-o json lists every one)", r.holders.len() - shown.len());
+        }
+        for row in r.holders.iter().filter(|h| h.zombie).take(LIST) {
             let _ = writeln!(out, "  ZOMBIE {}: {}", row.run_name, row.zombie_reason.as_deref().unwrap_or_default());
+        }
+        if zombies > LIST {
+            let _ = writeln!(out, "  … and {} more zombies", zombies - LIST);
         }
     }
 
@@ -598,4 +626,45 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
     }
     sources_section(&mut out, &r.sources, st);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(i: usize, zombie: bool) -> HolderRow {
+        HolderRow {
+            run_id: format!("id-{i}"),
+            run_name: format!("run-{i}"),
+            queue: None,
+            state_type: "RUNNING".into(),
+            state_name: "Running".into(),
+            seconds_in_state: None,
+            worker: None,
+            worker_status: None,
+            infrastructure_pid: None,
+            zombie,
+            zombie_reason: None,
+        }
+    }
+
+    #[test]
+    fn table_keeps_every_zombie_and_fills_up_with_the_longest_held() {
+        // 250 holders, longest first; zombies at 5, 150 and 249 (past the table's length).
+        let holders: Vec<HolderRow> = (0..250).map(|i| holder(i, [5, 150, 249].contains(&i))).collect();
+        let rows = table_rows(&holders);
+        assert_eq!(rows.len(), TABLE_ROWS);
+        let ids: Vec<&str> = rows.iter().map(|h| h.run_id.as_str()).collect();
+        assert!(["id-5", "id-150", "id-249"].iter().all(|z| ids.contains(z)), "{ids:?}");
+        assert_eq!(ids[0], "id-0", "report order is kept");
+        assert!(ids.contains(&"id-97") && !ids.contains(&"id-98"), "97 others fill the rest: {ids:?}");
+    }
+
+    #[test]
+    fn small_tables_are_shown_whole_and_zombies_alone_are_capped() {
+        let few: Vec<HolderRow> = (0..7).map(|i| holder(i, i == 3)).collect();
+        assert_eq!(table_rows(&few).len(), 7);
+        let all_dead: Vec<HolderRow> = (0..150).map(|i| holder(i, true)).collect();
+        assert_eq!(table_rows(&all_dead).len(), TABLE_ROWS);
+    }
 }

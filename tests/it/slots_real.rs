@@ -201,6 +201,16 @@ fn more_holders_than_a_page(s: &Server) {
     assert!(v["sources"][0]["detail"].as_str().unwrap_or_default().contains(via), "{}", v["sources"][0]);
     let default = v["queues"].as_array().and_then(|q| q.iter().find(|q| q["name"] == "default")).cloned();
     assert_eq!(default.map(|q| q["active_slots"].clone()), Some(json!(230)));
+    // A terminal gets the first 100 rows and a pointer to the JSON for the rest.
+    let table = s.unstuck(&["work-pool", "slots", &pool.name]);
+    table.expect_code(0);
+    let rows = table
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" Running ") && made.iter().any(|r| l.contains(r.id.as_str())))
+        .count();
+    assert_eq!(rows, 100, "{}", table.stdout);
+    assert!(table.stdout.contains("… and 135 more holders (-o json lists every one)"), "{}", table.stdout);
 }
 
 /// A deployment without a concurrency limit: its slot-holding runs are listed, exit 0.

@@ -15,6 +15,9 @@ use crate::report::fmt::{ago, human};
 /// Prefect's foreman marks a worker OFFLINE after 3 missed heartbeats (interval default 30 s).
 pub const HEARTBEAT_MULTIPLE: f64 = 3.0;
 pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 30.0;
+/// At most this many slot holders get their logs read (one or two requests each), the longest-held
+/// first; the others are `unjudged` when their worker may be gone.
+pub const HOLDER_LOG_CAP: usize = 50;
 
 /// Whether a worker is alive, judged from its heartbeat (the stored status lags by up to a minute).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,6 +182,40 @@ impl<'a> Judge<'a> {
             }
             _ => None,
         }
+    }
+
+    /// Whether a holder's logs can change a verdict: a Pending holder past the threshold whose worker is
+    /// not in its labels (Prefect 2 names it only in the logs), or a Running holder whose worker may be
+    /// gone (then silence makes it a zombie).
+    pub fn needs_logs(&self, run: &FlowRun) -> bool {
+        let labelled = run.label("prefect.worker.name");
+        let age = run.state.as_ref().and_then(|s| s.timestamp).map(|t| self.since(t)).unwrap_or_default();
+        match run.state_type() {
+            Some(StateType::Pending) => labelled.is_none() && age > self.pending_threshold,
+            Some(StateType::Running) => match labelled {
+                Some(w) => self.worker_status(w) != WorkerStatus::Online,
+                None => self.workers.is_none_or(|ws| ws.is_empty() || ws.iter().any(|w| !self.liveness(w).is_online())),
+            },
+            _ => false,
+        }
+    }
+
+    /// A Running holder of the judged pool that may be dead but could not be judged: its worker may be
+    /// gone, and its logs were not read (only the longest-held holders get them read).
+    pub fn unjudged(&self, run: &FlowRun) -> bool {
+        run.state_type() == Some(&StateType::Running)
+            && self.in_pool(run)
+            && self.needs_logs(run)
+            && !self.logs.is_some_and(|logs| logs.iter().any(|l| l.run_id == run.id))
+    }
+
+    /// "4950 more Running holders could not be judged ...", for holders that are `unjudged`.
+    pub fn unjudged_note(n: usize) -> String {
+        format!(
+            "{n} more Running holder{} could not be judged: only the {HOLDER_LOG_CAP} longest-held get their \
+             logs read (unstuck doctor <id> judges one)",
+            if n == 1 { "" } else { "s" },
+        )
     }
 
     /// One line per holder: "run 'x' (id): Submitting for 14m, worker 'w' offline [ZOMBIE: ...]".

@@ -18,7 +18,7 @@ mod worker;
 use serde::Serialize;
 
 pub use ctx::{Claim, ClaimSource, Ctx, Phase, claimer, claims};
-pub use judge::{Judge, Liveness, WorkerStatus};
+pub use judge::{HOLDER_LOG_CAP, Judge, Liveness, WorkerStatus};
 pub use pollers::{CLOCK_SKEW_LIMIT, observed_poll_intervals};
 
 /// What a finding means for the run.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Phase, Severity, sh};
+use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Judge, Kind, Phase, Severity, sh};
 use crate::evidence::Part;
 use crate::prefect::types::{FlowRun, StateType};
 use crate::report::fmt::{ago, count, human};
@@ -378,6 +378,13 @@ fn zombie_holder(ctx: &Ctx<'_>) -> Vec<Finding> {
         "Dead runs hold concurrency slots: capacity lost until someone cancels them.".to_string()
     })
     .evidence_all(zombies.iter().take(LIST).map(|(r, why)| format!("run '{}' ({}): {why}", r.name, r.id)));
+    if zombies.len() > LIST {
+        f = f.evidence(format!("… and {} more", zombies.len() - LIST));
+    }
+    let unjudged = c.all_holders().into_iter().filter(|r| r.id != ctx.run().id && ctx.judge().unjudged(r)).count();
+    if unjudged > 0 {
+        f = f.evidence(Judge::unjudged_note(unjudged));
+    }
     if !blocking {
         f = f.kind(Kind::Risk);
     }
@@ -561,7 +568,7 @@ fn lease_expired(ctx: &Ctx<'_>) -> Vec<Finding> {
 mod tests {
     use crate::checks::Kind;
     use crate::checks::testkit::*;
-    use crate::evidence::Part;
+    use crate::evidence::{Part, RunLogs};
     use crate::prefect::types::{FlowRun, GlobalConcurrencyLimit, StateType};
 
     fn holder(name: &str, ty: StateType, state: &str, secs: i64, worker: Option<&str>) -> FlowRun {
@@ -605,6 +612,40 @@ mod tests {
         assert!(pool.evidence.iter().any(|e| e.contains("run 'alive'") && e.contains("worker 'w1' online")));
         assert!(pool.remediation.iter().any(|r| r.contains("prefect flow-run cancel")));
         assert_eq!(ranked[1].finding.kind, Kind::Cause);
+    }
+
+    /// 60 Running holders of a dead worker; logs were read for the 50 longest-held (all silent): those
+    /// are zombies, and the finding says 10 more could not be judged.
+    #[test]
+    fn holders_without_logs_are_counted_not_judged() {
+        let holders: Vec<FlowRun> = (0..60)
+            .map(|i| {
+                let mut r = holder("h", StateType::Running, "Running", 3600 - i, Some("w-dead"));
+                r.id = format!("00000000-0000-4000-8000-{:012}", 1000 + i);
+                r
+            })
+            .collect();
+        let logs: Vec<RunLogs> =
+            holders.iter().take(50).map(|r| RunLogs { run_id: r.id.clone(), lines: vec![] }).collect();
+        let ev = Scenario::late(900)
+            .evidence(move |ev| {
+                if let Part::Ok { value } = &mut ev.work_pool {
+                    value.concurrency_limit = Some(60);
+                    value.active_slots = Some(60);
+                }
+                ev.concurrency.pool_holders = Part::ok(holders);
+                ev.concurrency.holder_logs = Part::ok(logs);
+            })
+            .workers(vec![worker("w-dead", 1700, 30.0, "OFFLINE")])
+            .build();
+        let z = findings(&ev, "slots.zombie-holder");
+        assert_eq!(z[0].title, "50 runs hold concurrency slots but look dead");
+        assert!(z[0].evidence.iter().any(|e| e == "… and 40 more"), "{:?}", z[0].evidence);
+        assert!(
+            z[0].evidence.iter().any(|e| e.starts_with("10 more Running holders could not be judged")),
+            "{:?}",
+            z[0].evidence
+        );
     }
 
     /// A pool under its limit: nothing; a zombie elsewhere is only a risk.

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::client::{ApiError, Client};
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
-use crate::checks::{Judge, WorkerStatus};
+use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
 use crate::redact::Redactor;
 
@@ -180,8 +180,6 @@ pub struct Options {
     pub pending_threshold: std::time::Duration,
 }
 
-/// At most this many slot holders get their logs read (one or two requests each).
-pub const HOLDER_LOG_CAP: usize = 50;
 /// Concurrent requests for per-holder reads.
 const FAN_OUT: usize = 8;
 
@@ -491,23 +489,7 @@ async fn holders(
     Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Part::skipped("no slot holders") }
 }
 
-/// Whether a holder's logs can change a verdict: a Pending holder past the threshold whose worker is
-/// not in its labels (Prefect 2 names it only in the logs), or a Running holder whose worker may be
-/// gone (then silence makes it a zombie).
-pub fn needs_logs(run: &FlowRun, judge: &Judge<'_>) -> bool {
-    let labelled = run.label("prefect.worker.name");
-    let age = run.state.as_ref().and_then(|s| s.timestamp).map(|t| judge.since(t)).unwrap_or_default();
-    match run.state_type() {
-        Some(super::types::StateType::Pending) => labelled.is_none() && age > judge.pending_threshold,
-        Some(super::types::StateType::Running) => match labelled {
-            Some(w) => judge.worker_status(w) != WorkerStatus::Online,
-            None => judge.workers.is_none_or(|ws| ws.is_empty() || ws.iter().any(|w| !judge.liveness(w).is_online())),
-        },
-        _ => false,
-    }
-}
-
-/// For each holder that needs it (up to the cap): its first 10 log lines (the worker's "submitting"
+/// For each holder that needs it (the `HOLDER_LOG_CAP` longest-held): its first 10 log lines (the worker's "submitting"
 /// line) and its latest line (is it still talking?).
 pub async fn holder_logs(
     client: &Client,
@@ -516,7 +498,10 @@ pub async fn holder_logs(
     redactor: &Redactor,
 ) -> Part<Vec<RunLogs>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let wanted: Vec<&FlowRun> = holders.into_iter().filter(|r| needs_logs(r, judge)).take(HOLDER_LOG_CAP).collect();
+    // The longest-held first: the likeliest to be dead.
+    let mut wanted: Vec<&FlowRun> = holders.into_iter().filter(|r| judge.needs_logs(r)).collect();
+    wanted.sort_by_key(|r| r.state.as_ref().and_then(|s| s.timestamp));
+    wanted.truncate(HOLDER_LOG_CAP);
     if wanted.is_empty() {
         return Part::skipped("no slot holder needs its logs read");
     }

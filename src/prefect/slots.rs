@@ -20,11 +20,10 @@ use serde_json::{Value, json};
 
 use super::client::{ApiError, Client};
 use super::collect::{
-    CollectError, HOLDER_LOG_CAP, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info,
-    server_version,
+    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info, server_version,
 };
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
-use crate::checks::Judge;
+use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{Holders, Part, SlotScope, SlotsEvidence, Waiting};
 use crate::redact::Redactor;
 
@@ -277,16 +276,21 @@ async fn add_details(
     let mut detailed: HashMap<String, FlowRun> =
         runs_by_id(client, &wanted).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
     let mut summaries_only = BTreeSet::new();
-    for slot in &mut runs {
-        match detailed.remove(&slot.id) {
-            Some(d) => *slot = d,
-            None => {
-                summaries_only.insert(slot.id.clone());
+    // A detailed run may have left the slot since its summary was read.
+    runs.retain_mut(|slot| {
+        let summary = match detailed.remove(&slot.id) {
+            Some(d) => {
+                *slot = d;
+                false
             }
+            None => true,
+        };
+        let holds = slot.state_type().is_some_and(|t| holding.contains(&t.as_str()));
+        if holds && summary {
+            summaries_only.insert(slot.id.clone());
         }
-    }
-    runs.retain(|r| r.state_type().is_some_and(|t| holding.contains(&t.as_str())));
-    summaries_only.retain(|id| runs.iter().any(|r| &r.id == id));
+        holds
+    });
     Ok((runs, summaries_only))
 }
 

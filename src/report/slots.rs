@@ -36,6 +36,9 @@ pub struct SlotsReport {
     pub findings: Vec<RankedFinding>,
     pub sources: Vec<SourceRecord>,
     pub pending_threshold_seconds: u64,
+    /// Running holders that may be dead but did not get their logs read (see `Judge::unjudged`).
+    #[serde(skip)]
+    pub unjudged: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,8 +169,9 @@ pub fn build(
         findings.push(full_finding(ev, &target, limit.unwrap_or_default(), active, &waiting, runs, &judge));
     }
     let zombies: Vec<&FlowRun> = runs.iter().filter(|r| judge.zombie_reason(r).is_some()).collect();
+    let unjudged = runs.iter().filter(|r| judge.unjudged(r)).count();
     if !zombies.is_empty() {
-        findings.push(zombie_finding(&zombies, &judge));
+        findings.push(zombie_finding(&zombies, unjudged, &judge));
     }
     if let Some(f) = target.leases.and_then(|l| expired_finding(ev, l, runs)) {
         findings.push(f);
@@ -196,6 +200,7 @@ pub fn build(
         findings,
         sources: sources.to_vec(),
         pending_threshold_seconds: threshold.as_secs(),
+        unjudged,
     }
 }
 
@@ -350,7 +355,7 @@ fn full_finding(
     f.subject(subject)
 }
 
-fn zombie_finding(zombies: &[&FlowRun], judge: &Judge<'_>) -> Finding {
+fn zombie_finding(zombies: &[&FlowRun], unjudged: usize, judge: &Judge<'_>) -> Finding {
     let info = &checks::slots::ZOMBIE_HOLDER.info;
     let mut f = Finding::new(
         info,
@@ -369,6 +374,9 @@ fn zombie_finding(zombies: &[&FlowRun], judge: &Judge<'_>) -> Finding {
     );
     if zombies.len() > LIST {
         f = f.evidence(format!("… and {} more", zombies.len() - LIST));
+    }
+    if unjudged > 0 {
+        f = f.evidence(Judge::unjudged_note(unjudged));
     }
     for r in zombies.iter().take(LIST) {
         f = f.fix(checks::slots::cancel_command(r));
@@ -565,7 +573,6 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
         );
         let mut h = table(st, &["Flow run", "Id", "Queue", "State", "In state", "Worker", "Infrastructure", ""]);
         let shown = table_rows(&r.holders);
-        let zombies = r.holders.iter().filter(|h| h.zombie).count();
         for row in &shown {
             let worker = match (&row.worker, row.worker_status) {
                 (Some(w), Some(WorkerStatus::Online)) => format!("{w} (online)"),
@@ -594,11 +601,9 @@ pub fn slots_table(r: &SlotsReport, st: &Styles, quiet: bool, now: Timestamp) ->
         if r.holders.len() > shown.len() {
             let _ = writeln!(out, "  … and {} more holders (-o json lists every one)", r.holders.len() - shown.len());
         }
-        for row in r.holders.iter().filter(|h| h.zombie).take(LIST) {
-            let _ = writeln!(out, "  ZOMBIE {}: {}", row.run_name, row.zombie_reason.as_deref().unwrap_or_default());
-        }
-        if zombies > LIST {
-            let _ = writeln!(out, "  … and {} more zombies", zombies - LIST);
+        // With zombies, their finding says it.
+        if r.unjudged > 0 && !r.holders.iter().any(|h| h.zombie) {
+            let _ = writeln!(out, "  Note: {}", Judge::unjudged_note(r.unjudged));
         }
     }
 

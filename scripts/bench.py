@@ -96,9 +96,11 @@ def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", thr
 
 
 def timed(cmd, env, runs, measure_rss=False):
-    """Whole-process wall times (seconds) and peak RSS (MiB, via GNU time when asked and available)."""
+    """Whole-process wall times (seconds) and peak RSS (MiB, via GNU time when asked and available),
+    after one untimed warm-up run (the server's first answers to a new query are slower)."""
     walls, rss = [], []
     gnu_time = shutil.which("time") if measure_rss else None
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(runs):
         full = ([gnu_time, "-f", "%M"] if gnu_time else []) + cmd
         started = time.perf_counter()

@@ -362,36 +362,50 @@ fn zombie_holder(ctx: &Ctx<'_>) -> Vec<Finding> {
             usage.is_some_and(|(limit, active)| active >= limit)
                 && others(ctx, holders).is_some_and(|h| h.iter().any(|r| zombies.iter().any(|(z, _)| z.id == r.id)))
         });
+    let unjudged = c.all_holders().into_iter().filter(|r| r.id != ctx.run().id && ctx.judge().unjudged(r)).count();
+    let f = if blocking {
+        zombie_finding(
+            Severity::Critical,
+            "The limit this run waits for is full, and dead runs hold its slots: they will never give them back.",
+            &zombies,
+            unjudged,
+        )
+    } else {
+        zombie_finding(
+            Severity::Warning,
+            "Dead runs hold concurrency slots: capacity lost until someone cancels them.",
+            &zombies,
+            unjudged,
+        )
+        .kind(Kind::Risk)
+    };
+    vec![f]
+}
+
+/// The `slots.zombie-holder` finding (for `doctor` and the slots commands): each zombie (up to `LIST`)
+/// with why it looks dead and the command that frees its slot, and how many holders went unjudged.
+pub fn zombie_finding(severity: Severity, detail: &str, zombies: &[(&FlowRun, String)], unjudged: usize) -> Finding {
     let (first, _) = zombies[0];
     let mut f = Finding::new(
         &ZOMBIE_HOLDER.info,
-        if blocking { Severity::Critical } else { Severity::Warning },
+        severity,
         match zombies.len() {
             1 => format!("Run '{}' holds a concurrency slot but looks dead", first.name),
             n => format!("{n} runs hold concurrency slots but look dead"),
         },
     )
-    .detail(if blocking {
-        "The limit this run waits for is full, and dead runs hold its slots: they will never give them back."
-            .to_string()
-    } else {
-        "Dead runs hold concurrency slots: capacity lost until someone cancels them.".to_string()
-    })
+    .detail(detail)
     .evidence_all(zombies.iter().take(LIST).map(|(r, why)| format!("run '{}' ({}): {why}", r.name, r.id)));
     if zombies.len() > LIST {
         f = f.evidence(format!("… and {} more", zombies.len() - LIST));
     }
-    let unjudged = c.all_holders().into_iter().filter(|r| r.id != ctx.run().id && ctx.judge().unjudged(r)).count();
     if unjudged > 0 {
         f = f.evidence(Judge::unjudged_note(unjudged));
-    }
-    if !blocking {
-        f = f.kind(Kind::Risk);
     }
     for (r, _) in zombies.iter().take(LIST) {
         f = f.fix(cancel_command(r));
     }
-    vec![f.subject(format!("flow-run/{}", first.id))]
+    f.subject(format!("flow-run/{}", first.id))
 }
 
 pub const AWAITING_SLOT: Check = Check {

@@ -168,10 +168,16 @@ pub fn build(
     if full && waiting.count.unwrap_or(0) > 0 {
         findings.push(full_finding(ev, &target, limit.unwrap_or_default(), active, &waiting, runs, &judge));
     }
-    let zombies: Vec<&FlowRun> = runs.iter().filter(|r| judge.zombie_reason(r).is_some()).collect();
+    let zombies: Vec<(&FlowRun, String)> =
+        runs.iter().filter_map(|r| judge.zombie_reason(r).map(|why| (r, why))).collect();
     let unjudged = runs.iter().filter(|r| judge.unjudged(r)).count();
     if !zombies.is_empty() {
-        findings.push(zombie_finding(&zombies, unjudged, &judge));
+        findings.push(checks::slots::zombie_finding(
+            Severity::Critical,
+            "These runs will never give their slots back by themselves: cancel them to free the slots.",
+            &zombies,
+            unjudged,
+        ));
     }
     if let Some(f) = target.leases.and_then(|l| expired_finding(ev, l, runs)) {
         findings.push(f);
@@ -353,35 +359,6 @@ fn full_finding(
         _ => f.fix("Or raise the deployment's concurrency_limit (prefect.yaml) and redeploy: prefect deploy"),
     };
     f.subject(subject)
-}
-
-fn zombie_finding(zombies: &[&FlowRun], unjudged: usize, judge: &Judge<'_>) -> Finding {
-    let info = &checks::slots::ZOMBIE_HOLDER.info;
-    let mut f = Finding::new(
-        info,
-        Severity::Critical,
-        match zombies {
-            [one] => format!("Run '{}' holds a concurrency slot but looks dead", one.name),
-            many => format!("{} runs hold concurrency slots but look dead", many.len()),
-        },
-    )
-    .detail("These runs will never give their slots back by themselves: cancel them to free the slots.")
-    .evidence_all(
-        zombies
-            .iter()
-            .take(LIST)
-            .map(|r| format!("run '{}' ({}): {}", r.name, r.id, judge.zombie_reason(r).unwrap_or_default())),
-    );
-    if zombies.len() > LIST {
-        f = f.evidence(format!("… and {} more", zombies.len() - LIST));
-    }
-    if unjudged > 0 {
-        f = f.evidence(Judge::unjudged_note(unjudged));
-    }
-    for r in zombies.iter().take(LIST) {
-        f = f.fix(checks::slots::cancel_command(r));
-    }
-    f.subject(format!("flow-run/{}", zombies[0].id))
 }
 
 /// Deployment holders whose lease is gone (more runs carry a lease than the limit counts).

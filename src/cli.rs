@@ -142,7 +142,7 @@ pub struct ApiArgs {
     pub profile: Option<String>,
 
     /// Deadline for the whole command.
-    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "30s", value_name = "DURATION")]
     pub timeout: Duration,
 }
 
@@ -193,7 +193,7 @@ pub enum WorkPoolCommand {
 #[derive(Debug, Args)]
 pub struct PoolSlotsArgs {
     /// The work pool's name.
-    #[arg(required_unless_present = "evidence")]
+    #[arg(required_unless_present = "evidence", value_parser = parse_name)]
     pub pool: Option<String>,
 
     #[command(flatten)]
@@ -216,11 +216,11 @@ pub enum WorkQueueCommand {
 #[derive(Debug, Args)]
 pub struct QueueSlotsArgs {
     /// The work queue's name.
-    #[arg(required_unless_present = "evidence")]
+    #[arg(required_unless_present = "evidence", value_parser = parse_name)]
     pub queue: Option<String>,
 
     /// The work pool the queue belongs to (needed when several pools have a queue of that name).
-    #[arg(long, value_name = "POOL")]
+    #[arg(long, value_name = "POOL", value_parser = parse_name)]
     pub pool: Option<String>,
 
     #[command(flatten)]
@@ -282,7 +282,7 @@ Exit codes: 0 ok (and warnings, unless --fail-on warning), 1 warnings with --fai
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// Only this pool (repeat for several); by default every pool of the server.
-    #[arg(long = "pool", value_name = "POOL")]
+    #[arg(long = "pool", value_name = "POOL", value_parser = parse_name)]
     pub pools: Vec<String>,
 
     /// Which verdict fails the command (non-zero exit): critical only, or warnings too.
@@ -373,6 +373,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(secs));
     }
     humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 90s, 5m, 1h30m)"))
+}
+
+/// A `--timeout`: a duration above zero.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s).and_then(|d| if d.is_zero() { Err("the time budget must be above zero".into()) } else { Ok(d) })
+}
+
+/// A pool or queue name: not empty (Prefect names are never blank).
+fn parse_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() { Err("a name cannot be empty".into()) } else { Ok(s.to_string()) }
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ fn usage_errors_exit_64() {
         vec![],
         vec!["explain", "worker.nope"],
         vec!["completions", "tcsh"],
+        vec!["doctor", "x", "--timeout", "0s"],
+        vec!["work-pool", "slots", ""],
+        vec!["work-queue", "slots", " "],
+        vec!["work-queue", "slots", "default", "--pool", ""],
+        vec!["health", "--pool", ""],
     ] {
         let out = unstuck(&args);
         out.expect_code(64);

@@ -136,16 +136,11 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     let th = thresholds(&args.thresholds, bundle.thresholds);
     let report = report::doctor::build(ev, bundle.collected_at, th, &bundle.sources);
     let text = match args.output {
-        DoctorFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report)
-                .map_err(|e| Failure::unknown(format!("cannot serialise the report: {e}")))?;
-            s.push('\n');
-            s
-        }
-        DoctorFormat::Table => report::doctor_table(&report, &styles(g), g.quiet),
-        DoctorFormat::Markdown => report::doctor_markdown(&report),
+        DoctorFormat::Json => to_json(&report, &redactor)?,
+        DoctorFormat::Table => redactor.redact(&report::doctor_table(&report, &styles(g), g.quiet)).into_owned(),
+        DoctorFormat::Markdown => redactor.redact(&report::doctor_markdown(&report)).into_owned(),
     };
-    emit(out, &redactor.redact(&text))?;
+    emit(out, &text)?;
     if report.verdict.status == Status::Unknown {
         eprintln!("unstuck: could not diagnose: {}", redactor.redact(&report.verdict.summary));
     }
@@ -271,15 +266,17 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     let th = thresholds(&args.thresholds, bundle.thresholds);
     let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources);
     let text = match args.output {
-        HealthFormat::Json => to_json(&report)?,
-        HealthFormat::Table => report::health::health_table(&report, &styles(g), g.quiet),
-        HealthFormat::Markdown => report::health::health_markdown(&report),
-        HealthFormat::Junit => report::health::health_junit(&report, fail_on_warning),
-        HealthFormat::Prometheus => {
-            report::health::health_prometheus(&report, bundle.sources.first().map_or(0, |s| s.millis))
+        HealthFormat::Json => to_json(&report, &redactor)?,
+        HealthFormat::Table => {
+            redactor.redact(&report::health::health_table(&report, &styles(g), g.quiet)).into_owned()
         }
+        HealthFormat::Markdown => redactor.redact(&report::health::health_markdown(&report)).into_owned(),
+        HealthFormat::Junit => redactor.redact(&report::health::health_junit(&report, fail_on_warning)).into_owned(),
+        HealthFormat::Prometheus => redactor
+            .redact(&report::health::health_prometheus(&report, bundle.sources.first().map_or(0, |s| s.millis)))
+            .into_owned(),
     };
-    emit(out, &redactor.redact(&text))?;
+    emit(out, &text)?;
     if report.verdict.status == Status::Unknown {
         eprintln!("unstuck: could not judge every pool: {}", redactor.redact(&report.verdict.summary));
     }
@@ -350,21 +347,24 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
     }
     let report = report::slots::build(ev, bundle.collected_at, threshold, &bundle.sources);
     let text = match args.output {
-        ListFormat::Json => to_json(&report)?,
-        ListFormat::Table => {
-            report::slots::slots_table(&report, &styles(g), g.quiet, ev.server.now(bundle.collected_at))
-        }
+        ListFormat::Json => to_json(&report, &redactor)?,
+        ListFormat::Table => redactor
+            .redact(&report::slots::slots_table(&report, &styles(g), g.quiet, ev.server.now(bundle.collected_at)))
+            .into_owned(),
     };
-    emit(out, &redactor.redact(&text))?;
+    emit(out, &text)?;
     if report.verdict.status == Status::Unknown {
         eprintln!("unstuck: could not judge the slots: {}", redactor.redact(&report.verdict.summary));
     }
     Ok(report.exit_code())
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
-    let mut s = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::unknown(format!("cannot serialise the report: {e}")))?;
+/// A report as JSON, each string redacted before it is escaped (so redaction cannot break the JSON).
+fn to_json(report: &impl serde::Serialize, redactor: &Redactor) -> Result<String, Failure> {
+    let fail = |e: serde_json::Error| Failure::unknown(format!("cannot serialise the report: {e}"));
+    let mut value = serde_json::to_value(report).map_err(fail)?;
+    redactor.redact_json_strings(&mut value);
+    let mut s = serde_json::to_string_pretty(&value).map_err(fail)?;
     s.push('\n');
     Ok(s)
 }

@@ -38,14 +38,18 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         // AWS access key ids.
         p(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
         // Passwords in URLs: scheme://user:password@host.
-        p(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", "${1}[REDACTED]@"),
-        // NAME=value / NAME: value / "NAME": "value" where NAME suggests a secret.
+        p(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", "${1}[REDACTED]@"),
+        // NAME=value / NAME: value / "NAME": "value" where NAME is a variable-like word that suggests a
+        // secret (not part of a hyphenated name such as 'keycloak-sync' or 'refresh-token').
         p(
-            r#"(?i)\b([A-Z0-9_.-]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH_STRING)[A-Z0-9_.-]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;}"']+)"#,
-            "${1}[REDACTED]",
+            r#"(?i)(^|[^A-Z0-9_.-])("?[A-Z0-9_.]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH_STRING)[A-Z0-9_.]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;}"'\\]+)"#,
+            "${1}${2}[REDACTED]",
         ),
     ]
 });
+
+/// Fields of Prefect objects whose contents users define (environment, credentials, flow parameters).
+const USER_MAPS: &[&str] = &["job_variables", "parameters", "job_configuration", "infra_overrides", "env"];
 
 /// Redacts known secrets (the configured credentials) and secret-shaped text.
 #[derive(Clone, Default)]
@@ -108,7 +112,9 @@ impl Redactor {
     }
 
     /// Redacts strings only (keys keep their values unless the text itself is secret-shaped). Used on
-    /// whole bundles, whose own field names (`deployment_concurrency_lease_id`, …) are not secrets.
+    /// whole bundles and reports, whose own field names (`deployment_concurrency_lease_id`, …) are not
+    /// secrets; user-defined maps inside them (a run's job variables and parameters) are redacted by
+    /// key too, for every run, not only the diagnosed one.
     pub fn redact_json_strings(&self, value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) => {
@@ -117,7 +123,15 @@ impl Redactor {
                 }
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json_strings(v)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json_strings(v)),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if USER_MAPS.contains(&k.as_str()) {
+                        self.redact_json(v);
+                    } else {
+                        self.redact_json_strings(v);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -142,6 +156,12 @@ mod tests {
             (r#"{"DB_PASSWORD": "s3cret"}"#, r#"{"DB_PASSWORD": [REDACTED]}"#),
             ("Missing CSRF token.", "Missing CSRF token."),
             ("Worker 'w1' submitting flow run 'abc'", "Worker 'w1' submitting flow run 'abc'"),
+            ("export API_TOKEN=abc123; next", "export API_TOKEN=[REDACTED]; next"),
+            ("{'api_key': 'xyz'}", "{'api_key': [REDACTED]}"),
+            ("https://:s3cret@host/api", "https://:[REDACTED]@host/api"),
+            // Names that merely contain a secret word stay readable.
+            ("work pool 'keycloak-sync': type process", "work pool 'keycloak-sync': type process"),
+            ("Run 'refresh-token': the run has been Pending", "Run 'refresh-token': the run has been Pending"),
         ];
         for (input, want) in cases {
             assert_eq!(r.redact(input), want, "input: {input}");
@@ -161,5 +181,25 @@ mod tests {
         assert_eq!(v["env"]["PREFECT_API_KEY"], MASK);
         assert_eq!(v["env"]["LOG_LEVEL"], "DEBUG");
         assert_eq!(v["env"]["nested"][0]["aws_secret_access_key"], MASK);
+    }
+
+    /// A whole bundle: field names stay, but every run's job variables and parameters lose secrets.
+    #[test]
+    fn bundles_redact_user_maps_of_every_run() {
+        let r = Redactor::default();
+        let mut v = serde_json::json!({
+            "concurrency": {"pool_holders": {"value": [
+                {"id": "a", "deployment_concurrency_lease_id": "l-1",
+                 "job_variables": {"env": {"DB_PASSWORD": "hunter2", "REGION": "eu"}},
+                 "parameters": {"api_token": "t0k", "rows": 5}}
+            ]}},
+        });
+        r.redact_json_strings(&mut v);
+        let run = &v["concurrency"]["pool_holders"]["value"][0];
+        assert_eq!(run["deployment_concurrency_lease_id"], "l-1");
+        assert_eq!(run["job_variables"]["env"]["DB_PASSWORD"], MASK);
+        assert_eq!(run["job_variables"]["env"]["REGION"], "eu");
+        assert_eq!(run["parameters"]["api_token"], MASK);
+        assert_eq!(run["parameters"]["rows"], 5);
     }
 }

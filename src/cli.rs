@@ -366,13 +366,17 @@ pub enum ListFormat {
     Json,
 }
 
+/// The longest duration a flag takes: a year (and no overflow when deadlines are computed).
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Parses `90s`, `5m`, `1h30m`; a bare number means seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 90s, 5m, 1h30m)"))
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 90s, 5m, 1h30m)"))?,
+    };
+    if d > MAX_DURATION { Err("longer than a year".into()) } else { Ok(d) }
 }
 
 /// A `--timeout`: a duration above zero.
@@ -404,5 +408,6 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("18446744073709551615").is_err(), "no overflow downstream");
     }
 }

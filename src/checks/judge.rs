@@ -66,7 +66,8 @@ impl<'a> Judge<'a> {
     pub fn liveness(&self, w: &Worker) -> Liveness {
         let Some(hb) = w.last_heartbeat_time else { return Liveness::Never };
         let interval = w.heartbeat_interval_seconds.filter(|s| *s > 0.0).unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
-        let allowed = Duration::from_secs_f64(interval * HEARTBEAT_MULTIPLE);
+        // A nonsense interval from the server (1e300) means "never late", not a panic.
+        let allowed = Duration::try_from_secs_f64(interval * HEARTBEAT_MULTIPLE).unwrap_or(Duration::MAX);
         let since_heartbeat = self.since(hb);
         if since_heartbeat > allowed {
             Liveness::Offline { since_heartbeat, allowed }

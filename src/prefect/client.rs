@@ -216,7 +216,7 @@ impl Client {
             .adjust(|err, backoff| {
                 // Retry-After is a minimum; never sleep past the deadline (give up instead).
                 let wait = err.retry_after().map(|ra| ra.max(backoff.unwrap_or_default())).or(backoff)?;
-                (Instant::now() + wait < self.deadline).then_some(wait)
+                Instant::now().checked_add(wait).is_some_and(|at| at < self.deadline).then_some(wait)
             })
             .notify(|err, wait| {
                 if self.verbose > 0 {
@@ -409,7 +409,9 @@ impl Client {
 pub fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
     let s = v.to_str().ok()?.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // Negative or NaN is garbage; beyond what a Duration holds means "not within any budget".
+        let garbage = secs.is_nan() || secs < 0.0;
+        return (!garbage).then(|| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let at = parse_http_date(s)?;
     let now = Timestamp::now();
@@ -456,6 +458,8 @@ mod tests {
         let d = parse_retry_after(&HeaderValue::from_str(&header).unwrap()).unwrap();
         assert!(d > Duration::from_secs(110) && d <= Duration::from_secs(120), "{d:?}");
         assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("-1")), None);
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("1e20")), Some(Duration::MAX), "no panic");
     }
 
     /// A server Date header parses.

@@ -84,9 +84,9 @@ impl StateType {
 
     /// The default state name for this type ("Pending" for PENDING).
     pub fn default_name(&self) -> String {
-        let s = self.as_str();
-        let mut out = s[..1.min(s.len())].to_string();
-        out.push_str(&s[1.min(s.len())..].to_ascii_lowercase());
+        let mut chars = self.as_str().chars();
+        let mut out: String = chars.next().into_iter().collect();
+        out.extend(chars.flat_map(char::to_lowercase));
         out
     }
 }

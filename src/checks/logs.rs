@@ -135,9 +135,7 @@ fn submit_failed(ctx: &Ctx<'_>) -> Vec<Finding> {
     }
     let run = ctx.run();
     let lines = matching(ctx, |l| SUBMIT_FAILED.is_match(l.message.trim_start()));
-    let state_msg = run.state.as_ref().and_then(|s| s.message.clone()).filter(|m| {
-        m.starts_with("Failed to submit flow run") || m.contains("could not be submitted to infrastructure")
-    });
+    let state_msg = run.state.as_ref().and_then(|s| s.message.clone()).filter(|m| is_submit_failure(m));
     if lines.is_empty() && state_msg.is_none() {
         return vec![];
     }
@@ -407,6 +405,10 @@ mod tests {
         assert!(f[0].title.ends_with("jobs.batch is forbidden"), "{}", f[0].title);
         let ev = Scenario::crashed("Flow run could not be submitted to infrastructure").build();
         assert_eq!(findings(&ev, "worker.submit-failed").len(), 1);
+        // The runner's message: run.crashed defers to submit-failed, which must then report it.
+        let ev = Scenario::crashed("Flow run could not start: FileNotFoundError: flows/etl.py").build();
+        assert_eq!(findings(&ev, "worker.submit-failed").len(), 1);
+        assert!(findings(&ev, "run.crashed").is_empty());
     }
 
     /// Prefect 3 wraps the error in an exception group; the innermost exception is quoted, and a

@@ -274,8 +274,10 @@ fn deployment_full(ctx: &Ctx<'_>) -> Vec<Finding> {
         count(leased.len(), "run")
     ))
     .evidence_all(holder_lines(ctx, &refs));
-    if ctx.ev.concurrency.deployment_holders.value().is_some() && (leased.len() as u64) < active {
-        let leaked = active - leased.len() as u64;
+    // Servers from before deployment leases (early 3.x) record none: every holder owns a slot.
+    let owners = if leased.is_empty() { holders.len() } else { leased.len() } as u64;
+    if ctx.ev.concurrency.deployment_holders.value().is_some() && owners < active {
+        let leaked = active - owners;
         f.detail.push_str(&format!(
             " {} taken by no run: {} leaked (a lease lost, e.g. when the server restarted with the default in-memory \
              lease storage), and will not come back by themselves.",
@@ -285,7 +287,7 @@ fn deployment_full(ctx: &Ctx<'_>) -> Vec<Finding> {
         f = f.fix(format!(
             "Give back the leaked slots: prefect gcl update {} --active-slots {}",
             sh(gcl.name.as_deref().unwrap_or("deployment")),
-            leased.len()
+            owners
         ));
     }
     f = cancel_zombies(ctx, f, &refs);
@@ -660,6 +662,37 @@ mod tests {
             "{:?}",
             z[0].evidence
         );
+    }
+
+    /// A server from before deployment leases: two live holders without lease ids own both slots;
+    /// nothing leaked, and no advice to reset the counter.
+    #[test]
+    fn holders_without_leases_own_their_slots() {
+        let mut st = state(StateType::Scheduled, "AwaitingConcurrencySlot", 120);
+        st.state_details.scheduled_time = Some(ago(-30));
+        let holders = vec![
+            holder("a", StateType::Running, "Running", 60, Some("w1")),
+            holder("bb", StateType::Pending, "Pending", 30, Some("w1")),
+        ];
+        let ev = Scenario::late(900)
+            .run(|r| {
+                r.state = Some(st.clone());
+                r.state_name = Some("AwaitingConcurrencySlot".into());
+            })
+            .deployment(|d| {
+                d.global_concurrency_limit = Some(GlobalConcurrencyLimit {
+                    id: None,
+                    name: Some("deployment:d".into()),
+                    active: true,
+                    limit: Some(2),
+                    active_slots: Some(2),
+                })
+            })
+            .evidence(|ev| ev.concurrency.deployment_holders = Part::ok(holders))
+            .build();
+        let f = findings(&ev, "slots.deployment-full");
+        assert!(!f[0].detail.contains("leaked"), "{}", f[0].detail);
+        assert!(!f[0].remediation.iter().any(|r| r.contains("--active-slots")), "{:?}", f[0].remediation);
     }
 
     /// A pool under its limit: nothing; a zombie elsewhere is only a risk.

@@ -248,9 +248,11 @@ fn target(ev: &SlotsEvidence, runs: &[FlowRun]) -> (SlotsTarget, Option<u64>, u6
             // The limit's own counter gates the deployment: report it, and how it compares with the runs.
             let active = gcl.and_then(|g| g.active_slots).unwrap_or(n);
             let leased = runs.iter().filter(|r| holding_lease(r)).count() as u64;
+            // Servers from before deployment leases (early 3.x) record none: every holder owns a slot.
+            let owners = if leased > 0 { leased } else { n };
             let leases = gcl.map(|_| Leases {
                 holders_with_lease: leased,
-                leaked_slots: active.saturating_sub(leased),
+                leaked_slots: active.saturating_sub(owners),
                 expired_leases: leased.saturating_sub(active),
             });
             let flow = ev.flow.value().map(|f| format!("{}/", f.name)).unwrap_or_default();
@@ -337,7 +339,7 @@ fn full_finding(
             f = f.fix(format!(
                 "Give back the leaked slots: prefect gcl update {} --active-slots {}",
                 sh(&name),
-                l.holders_with_lease
+                active - l.leaked_slots
             ));
         }
     }

@@ -20,7 +20,7 @@ use crate::prefect::health;
 use crate::prefect::slots::{self, Target};
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::report::fmt::count;
+use crate::fmt::count;
 use crate::report::{self, Status, style::Styles};
 use crate::{Failure, emit};
 

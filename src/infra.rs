@@ -9,7 +9,7 @@
 //! | ECS | `<cluster>::<task arn>` (`::` because ARNs contain `:`) |
 //! | Docker (Prefect 2 block) | `<docker base url>:<container id>` |
 
-use crate::checks::sh;
+use crate::shell::sh;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Infra {

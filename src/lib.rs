@@ -8,11 +8,14 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod evidence;
+pub mod fmt;
 pub mod infra;
+pub mod policy;
 pub mod prefect;
 pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod shell;
 
 use std::io::Write;
 

@@ -1,7 +1,7 @@
 //! The worker that claimed the run: is it still alive? (`worker.claimer-offline`)
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Phase, Severity, sh};
-use crate::report::fmt::{ago, human};
+use crate::fmt::{ago, human};
 
 pub const CLAIMER_OFFLINE: Check = Check {
     info: CheckInfo {

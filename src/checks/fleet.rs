@@ -10,7 +10,7 @@ use super::ctx::QUEUE_POLL_STALE;
 use super::{Finding, Judge, Kind, Severity, pollers, pool, sh, slots, worker};
 use crate::evidence::{PoolHealth, Thresholds};
 use crate::prefect::types::{FlowRun, StateType, WorkQueue};
-use crate::report::fmt::{ago, count, human};
+use crate::fmt::{ago, count, human};
 
 /// What a pool's findings rest on, counted once.
 #[derive(Debug, Clone, Copy, Default)]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::ctx::{Claim, claimer};
+use super::claims::{Claim, claimer};
 use crate::evidence::RunLogs;
 use crate::prefect::types::{FlowRun, LogLine, StateType, Worker};
-use crate::report::fmt::{ago, human};
+use crate::fmt::{ago, human};
 
 /// Prefect's foreman marks a worker OFFLINE after 3 missed heartbeats (interval default 30 s).
 pub const HEARTBEAT_MULTIPLE: f64 = 3.0;

@@ -4,6 +4,7 @@
 //! returns zero or more findings; ranking and the verdict happen in `report`.
 
 mod claimer;
+mod claims;
 mod ctx;
 mod deployment;
 pub mod fleet;
@@ -17,7 +18,10 @@ mod worker;
 
 use serde::Serialize;
 
-pub use ctx::{Claim, ClaimSource, Ctx, Phase, claimer, claims};
+pub use crate::shell::sh;
+
+pub use claims::{Claim, ClaimSource, claimer, claims};
+pub use ctx::{Ctx, Phase};
 pub use judge::{HOLDER_LOG_CAP, Judge, Liveness, WorkerStatus};
 pub use pollers::{CLOCK_SKEW_LIMIT, observed_poll_intervals};
 
@@ -260,15 +264,6 @@ pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
     REGISTRY.iter().flat_map(|c| (c.run)(ctx)).collect()
 }
 
-/// Shell-quotes a value for a copy-pasteable command (single quotes unless it is plainly safe).
-pub fn sh(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -286,12 +281,5 @@ mod tests {
             assert!(!c.info.title.is_empty() && !c.info.explanation.is_empty(), "{} lacks docs", c.info.id);
             assert!(!c.info.remediation.is_empty(), "{} lacks remediation", c.info.id);
         }
-    }
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(sh("k8s-pool"), "k8s-pool");
-        assert_eq!(sh("my pool"), "'my pool'");
-        assert_eq!(sh("it's"), r"'it'\''s'");
     }
 }

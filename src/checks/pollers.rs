@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::ctx::ClaimSource;
+use super::claims::ClaimSource;
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Severity, sh};
-use crate::report::fmt::{count, human};
+use crate::fmt::{count, human};
 
 /// Prefect's defaults: a heartbeat every 30 s, a poll every 10 s.
 pub const DEFAULT_HEARTBEAT: f64 = 30.0;

@@ -2,7 +2,7 @@
 
 use super::ctx::QUEUE_POLL_STALE;
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Severity, sh};
-use crate::report::fmt::{ago, count, human};
+use crate::fmt::{ago, count, human};
 
 pub const POOL_PAUSED: Check = Check {
     info: CheckInfo {

@@ -6,7 +6,7 @@ use regex::Regex;
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Phase, Severity, sh};
 use crate::prefect::types::StateType;
-use crate::report::fmt::{human, human_signed};
+use crate::fmt::{human, human_signed};
 
 pub const CRASHED: Check = Check {
     info: CheckInfo {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Judge, Kind, Phase, Severity, sh};
 use crate::evidence::Part;
 use crate::prefect::types::{FlowRun, StateType};
-use crate::report::fmt::{ago, count, human};
+use crate::fmt::{ago, count, human};
 
 /// At most this many holders are listed in a finding (the slots commands list them all).
 const LIST: usize = 10;

@@ -106,7 +106,7 @@ fn offline(ctx: &Ctx<'_>) -> Vec<Finding> {
         Some(t) => format!(
             "No worker of pool '{}' has sent a heartbeat for {}: nothing is polling the pool.",
             pool.name,
-            crate::report::fmt::human(ctx.since(t))
+            crate::fmt::human(ctx.since(t))
         ),
         None => format!("No worker of pool '{}' has ever sent a heartbeat.", pool.name),
     };

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::readonly::{self, Refused};
+use crate::policy::{self, Op, Refused};
 use crate::config::{ApiConfig, Auth};
 use crate::redact::Redactor;
 
@@ -75,6 +75,63 @@ impl ApiError {
     }
 }
 
+/// A path under the Prefect API root, built from segments that the `url` crate percent-encodes, so a
+/// pool called `p/get_scheduled_flow_runs` can never change which endpoint is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath {
+    segments: Vec<String>,
+    query: Vec<(&'static str, String)>,
+}
+
+impl ApiPath {
+    /// `ApiPath::new(["work_pools", name, "queues", "filter"])`.
+    pub fn new<S: AsRef<str>>(segments: impl IntoIterator<Item = S>) -> Self {
+        ApiPath { segments: segments.into_iter().map(|s| s.as_ref().to_string()).collect(), query: Vec::new() }
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+
+    /// The request URL: the root's path, then each segment encoded on its own. A name that is a dot
+    /// segment (`..`) would climb out of its place in any URL spelling (`%2e%2e` too), so it is refused.
+    pub fn url(&self, root: &url::Url) -> Result<url::Url, Refused> {
+        if self.segments.iter().any(|s| s == "." || s == "..") {
+            return Err(Refused { what: format!("a request to {self}"), reason: "a name that is a dot segment" });
+        }
+        let mut url = root.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(&self.segments);
+        }
+        if !self.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+}
+
+/// A fixed endpoint written in the code (`"/flow_runs/filter"`); a trailing slash is kept, as some
+/// Prefect routes need it (`/flow_run_states/`). Only `'static` text converts, never user input.
+impl From<&'static str> for ApiPath {
+    fn from(path: &'static str) -> Self {
+        ApiPath::new(path.strip_prefix('/').unwrap_or(path).split('/'))
+    }
+}
+
+/// `/work_pools/my pool/queues/filter?x=y`, as a person reads it (for messages).
+impl std::fmt::Display for ApiPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for s in &self.segments {
+            write!(f, "/{s}")?;
+        }
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            write!(f, "{}{k}={v}", if i == 0 { '?' } else { '&' })?;
+        }
+        Ok(())
+    }
+}
+
 /// The server's clock as read from a `Date` header, and ours at the same moment.
 #[derive(Debug, Clone, Copy)]
 pub struct ClockSample {
@@ -94,6 +151,8 @@ struct Csrf {
 
 pub struct Client {
     http: reqwest::Client,
+    /// The API root as configured (`http://127.0.0.1:4200/api`), and as text for messages.
+    root: url::Url,
     base: String,
     auth: Auth,
     auth_hint: String,
@@ -149,6 +208,7 @@ impl Client {
             .unwrap_or_default();
         Ok(Client {
             http,
+            root: cfg.url.clone(),
             base: cfg.url.as_str().trim_end_matches('/').to_string(),
             auth: cfg.auth.clone(),
             auth_hint,
@@ -187,21 +247,32 @@ impl Client {
         self.deadline
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        self.call(Method::GET, path, None).await
+    pub async fn get<T: DeserializeOwned>(&self, path: impl Into<ApiPath>) -> Result<T, ApiError> {
+        self.call(Method::GET, &path.into(), None).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ApiError> {
-        self.call(Method::POST, path, Some(body)).await
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: impl Into<ApiPath>,
+        body: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        self.call(Method::POST, &path.into(), Some(body)).await
+    }
+
+    /// The final URL of a request, judged by the read-only policy before anything is sent.
+    fn url(&self, method: &Method, path: &ApiPath) -> Result<url::Url, Refused> {
+        let url = path.url(&self.root)?;
+        policy::check(&Op::Prefect { method: method.as_str(), url: &url, root: &self.root })?;
+        Ok(url)
     }
 
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ApiError> {
-        readonly::check(&method, path)?;
+        self.url(&method, path)?;
         let op = || self.once_with_csrf(method.clone(), path, body);
         let retrying = op
             .retry(
@@ -243,7 +314,7 @@ impl Client {
     async fn once_with_csrf(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         body: Option<&serde_json::Value>,
     ) -> Result<Raw, ApiError> {
         let generation = self.csrf.generation.load(Ordering::SeqCst);
@@ -267,7 +338,7 @@ impl Client {
         if self.csrf.generation.load(Ordering::SeqCst) != seen_generation {
             return Ok(()); // another request refreshed it while we waited
         }
-        let path = format!("/csrf-token?client={}", self.csrf.client_id);
+        let path = ApiPath::from("/csrf-token").query("client", &self.csrf.client_id);
         let raw = self.send(Method::GET, &path, None).await?;
         if raw.status == StatusCode::UNPROCESSABLE_ENTITY {
             self.csrf.disabled_on_server.store(true, Ordering::SeqCst);
@@ -289,10 +360,9 @@ impl Client {
     }
 
     /// Sends one HTTP request and reads the whole body; maps transport failures.
-    async fn send(&self, method: Method, path: &str, body: Option<&serde_json::Value>) -> Result<Raw, ApiError> {
-        readonly::check(&method, path)?;
-        let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method.clone(), &url);
+    async fn send(&self, method: Method, path: &ApiPath, body: Option<&serde_json::Value>) -> Result<Raw, ApiError> {
+        let url = self.url(&method, path)?;
+        let mut req = self.http.request(method.clone(), url);
         req = match &self.auth {
             Auth::None => req,
             Auth::Bearer(key) => req.bearer_auth(key.expose()),
@@ -320,7 +390,7 @@ impl Client {
         Ok(Raw { status, headers, body })
     }
 
-    fn transport_error(&self, path: &str, e: &reqwest::Error) -> ApiError {
+    fn transport_error(&self, path: &ApiPath, e: &reqwest::Error) -> ApiError {
         let mut reason = self.redactor.redact(&error_chain(e)).into_owned();
         if reason.contains("certificate") {
             reason.push_str(
@@ -338,7 +408,7 @@ impl Client {
     }
 
     /// Turns a status code into success or a typed error.
-    fn classify(&self, path: &str, raw: Raw) -> Result<Raw, ApiError> {
+    fn classify(&self, path: &ApiPath, raw: Raw) -> Result<Raw, ApiError> {
         let status = raw.status;
         if status.is_success() {
             return Ok(raw);
@@ -445,6 +515,24 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Paths are built from segments: names are encoded, literal endpoints keep their trailing slash.
+    #[test]
+    fn api_paths() {
+        let root = url::Url::parse("http://127.0.0.1:4200/api").unwrap();
+        let p = ApiPath::new(["work_pools", "my pool/x?", "queues", "filter"]);
+        assert_eq!(
+            p.url(&root).unwrap().as_str(),
+            "http://127.0.0.1:4200/api/work_pools/my%20pool%2Fx%3F/queues/filter"
+        );
+        let states = ApiPath::from("/flow_run_states/").query("flow_run_id", "a b");
+        assert_eq!(states.url(&root).unwrap().as_str(), "http://127.0.0.1:4200/api/flow_run_states/?flow_run_id=a+b");
+        // The url crate resolves a ".." segment (it would read /work_pools): such a name is refused.
+        assert!(ApiPath::new(["work_pools", "..", "x", "get_runs"]).url(&root).is_err());
+        let cloud = url::Url::parse("https://api.prefect.cloud/api/accounts/a/workspaces/w").unwrap();
+        let filter = ApiPath::from("/flow_runs/filter").url(&cloud).unwrap();
+        assert_eq!(filter.path(), "/api/accounts/a/workspaces/w/flow_runs/filter");
+    }
 
     /// Retry-After accepts seconds and HTTP dates; garbage is ignored.
     #[test]

@@ -5,7 +5,7 @@ use futures_util::future::join;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::client::{ApiError, Client};
+use super::client::{ApiError, ApiPath, Client};
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
 use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
@@ -88,7 +88,7 @@ pub(crate) fn part<T>(r: Result<T, ApiError>) -> Part<T> {
 /// POSTs a filter body page by page (`limit` 200, `offset` += 200) until a short page.
 pub async fn paged<T: DeserializeOwned>(
     client: &Client,
-    path: &str,
+    path: ApiPath,
     body: serde_json::Value,
 ) -> Result<Vec<T>, ApiError> {
     let mut all = Vec::new();
@@ -96,7 +96,7 @@ pub async fn paged<T: DeserializeOwned>(
         let mut b = body.clone();
         b["limit"] = json!(PAGE);
         b["offset"] = json!(page * PAGE);
-        let items: Vec<T> = client.post(path, &b).await?;
+        let items: Vec<T> = client.post(path.clone(), &b).await?;
         let n = items.len();
         all.extend(items);
         if n < PAGE {
@@ -104,18 +104,6 @@ pub async fn paged<T: DeserializeOwned>(
         }
     }
     Ok(all)
-}
-
-/// Percent-encodes one path segment (pool and queue names may hold spaces or slashes).
-pub fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Reads the server's Prefect version; `None` when the endpoint is absent (Cloud, proxies).
@@ -147,7 +135,7 @@ pub fn server_info(client: &Client, version: Option<String>, cloud: bool) -> Ser
 
 async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectError> {
     match run {
-        RunRef::Id(id) => client.get::<FlowRun>(&format!("/flow_runs/{id}")).await.map_err(|e| match e {
+        RunRef::Id(id) => client.get::<FlowRun>(ApiPath::new(["flow_runs", &id.to_string()])).await.map_err(|e| match e {
             ApiError::NotFound { .. } => CollectError::RunNotFound(run.clone(), client.base_url().to_string()),
             e => CollectError::Api(e),
         }),
@@ -233,12 +221,10 @@ pub fn pool_data_from(pool: &WorkPool, queues: &Part<Vec<WorkQueue>>, workers: &
 
 /// Reads a pool, its queues, its workers and the first page of its slot holders, concurrently.
 pub async fn pool_data(client: &Client, name: &str) -> PoolData {
-    let base = format!("/work_pools/{}", seg(name));
-    let (queues_path, workers_path) = (format!("{base}/queues/filter"), format!("{base}/workers/filter"));
     let (pool, queues, workers, page) = tokio::join!(
-        client.get::<WorkPool>(&base),
-        paged::<WorkQueue>(client, &queues_path, json!({})),
-        paged::<Worker>(client, &workers_path, json!({})),
+        client.get::<WorkPool>(ApiPath::new(["work_pools", name])),
+        paged::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
+        paged::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
         first_page(client, json!({"work_pools": {"name": {"any_": [name]}}}), QUEUE_HOLDING),
     );
     PoolData { pool: part(pool), queues: part(queues), workers: part(workers), holders_page: Some(page) }
@@ -257,7 +243,7 @@ pub async fn run_evidence(
     // Round 2: everything keyed by the run, concurrently (the pool's data too, unless known).
     progress.set("reading states, pool, queues, workers, logs");
     let states = async {
-        client.get::<Vec<State>>(&format!("/flow_run_states/?flow_run_id={}", run.id)).await.map(|mut states| {
+        client.get::<Vec<State>>(ApiPath::from("/flow_run_states/").query("flow_run_id", &run.id)).await.map(|mut states| {
             states.sort_by_key(|s| s.timestamp);
             for s in &mut states {
                 redact_state(s, redactor);
@@ -267,13 +253,13 @@ pub async fn run_evidence(
     };
     let flow = async {
         match &run.flow_id {
-            Some(id) => part(client.get::<Flow>(&format!("/flows/{id}")).await),
+            Some(id) => part(client.get::<Flow>(ApiPath::new(["flows", id])).await),
             None => Part::skipped("the run has no flow id"),
         }
     };
     let deployment = async {
         match &run.deployment_id {
-            Some(id) => part(client.get::<Deployment>(&format!("/deployments/{id}")).await),
+            Some(id) => part(client.get::<Deployment>(ApiPath::new(["deployments", id])).await),
             None => Part::skipped("the run was not created from a deployment"),
         }
     };
@@ -400,7 +386,7 @@ pub async fn runs_in_states(
 ) -> Result<Vec<FlowRun>, ApiError> {
     filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
     filter["sort"] = json!("EXPECTED_START_TIME_ASC");
-    paged::<FlowRun>(client, "/flow_runs/filter", filter).await
+    paged::<FlowRun>(client, "/flow_runs/filter".into(), filter).await
 }
 
 /// The first page (200) of runs matching `filter` in `states`, and whether that was all of them.
@@ -561,11 +547,5 @@ mod tests {
         let err = parse_run_ref("4171c0f6-b2f9-4c0d-9341-3e0cd528bfb").unwrap_err();
         assert!(err.contains("not a valid flow-run id"), "{err}");
         assert!(parse_run_ref("").is_err());
-    }
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(seg("k8s-pool"), "k8s-pool");
-        assert_eq!(seg("my pool/x"), "my%20pool%2Fx");
     }
 }

@@ -12,9 +12,9 @@ use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use super::client::{ApiError, Client};
+use super::client::{ApiError, ApiPath, Client};
 use super::collect::{
-    CollectError, Options, PAGE, POOL_HOLDING, paged, part, pool_data_from, run_evidence, seg, server_info,
+    CollectError, Options, PAGE, POOL_HOLDING, paged, part, pool_data_from, run_evidence, server_info,
     server_version,
 };
 use super::types::{FlowRun, StateType, WorkPool, WorkQueue, Worker};
@@ -78,11 +78,10 @@ fn by_pool(runs: Vec<FlowRun>) -> BTreeMap<String, Vec<FlowRun>> {
 /// The pools asked for, or every pool.
 async fn pools(client: &Client, names: &[String]) -> Result<Vec<WorkPool>, CollectError> {
     if names.is_empty() {
-        return Ok(paged::<WorkPool>(client, "/work_pools/filter", json!({})).await?);
+        return Ok(paged::<WorkPool>(client, "/work_pools/filter".into(), json!({})).await?);
     }
     let found: Vec<Result<WorkPool, ApiError>> = futures_util::future::join_all(names.iter().map(|n| async move {
-        let path = format!("/work_pools/{}", seg(n));
-        client.get::<WorkPool>(&path).await
+        client.get::<WorkPool>(ApiPath::new(["work_pools", n])).await
     }))
     .await;
     names
@@ -121,15 +120,14 @@ pub async fn collect_health(
     progress.set(&format!("reading {} pools: workers, queues, stuck and late runs", pools.len()));
     let late_before =
         (Timestamp::now() - SignedDuration::try_from(opts.late_threshold).unwrap_or_default()).to_string();
-    let queues = paged::<WorkQueue>(client, "/work_queues/filter", json!({}));
+    let queues = paged::<WorkQueue>(client, "/work_queues/filter".into(), json!({}));
     let pending = runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], RUN_CAP);
     let mut late_filter = scope.clone();
     late_filter["flow_runs"] = json!({"expected_start_time": {"before_": late_before}});
     let late = runs_capped(client, late_filter, &["SCHEDULED"], RUN_CAP);
     let per_pool = stream::iter(pools.iter())
         .map(|p| async move {
-            let path = format!("/work_pools/{}/workers/filter", seg(&p.name));
-            let workers = paged::<Worker>(client, &path, json!({}));
+            let workers = paged::<Worker>(client, ApiPath::new(["work_pools", &p.name, "workers", "filter"]), json!({}));
             // The server reports a limited pool's active slots (Prefect 3); otherwise count them.
             let count = async {
                 match (p.concurrency_limit, p.active_slots) {

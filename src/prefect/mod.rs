@@ -5,6 +5,5 @@ pub mod client;
 pub mod collect;
 pub mod health;
 pub mod observe;
-pub mod readonly;
 pub mod slots;
 pub mod types;

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::client::Client;
-use super::collect::{paged, seg};
+use super::client::{ApiPath, Client};
+use super::collect::paged;
 use super::types::{WorkQueue, Worker};
 use crate::evidence::{Observation, Observed};
 
@@ -25,10 +25,10 @@ pub async fn observe(client: &Client, pool: &str, window: Duration) -> Observati
     let mut workers: BTreeMap<String, BTreeSet<Timestamp>> = BTreeMap::new();
     let mut samples = 0;
     let (qpath, wpath) =
-        (format!("/work_pools/{}/queues/filter", seg(pool)), format!("/work_pools/{}/workers/filter", seg(pool)));
+        (ApiPath::new(["work_pools", pool, "queues", "filter"]), ApiPath::new(["work_pools", pool, "workers", "filter"]));
     loop {
         let (q, w) =
-            tokio::join!(paged::<WorkQueue>(client, &qpath, json!({})), paged::<Worker>(client, &wpath, json!({})));
+            tokio::join!(paged::<WorkQueue>(client, qpath.clone(), json!({})), paged::<Worker>(client, wpath.clone(), json!({})));
         if let (Ok(q), Ok(w)) = (q, w) {
             samples += 1;
             for queue in q {

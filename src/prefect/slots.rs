@@ -18,9 +18,9 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{ApiError, Client};
+use super::client::{ApiError, ApiPath, Client};
 use super::collect::{
-    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, seg, server_info, server_version,
+    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, server_info, server_version,
 };
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
 use crate::checks::{HOLDER_LOG_CAP, Judge};
@@ -146,18 +146,19 @@ fn route_absent(e: &ApiError) -> bool {
 /// Every page of a paged POST, the first alone (it says how many there are), the rest concurrently.
 async fn all_pages<T: serde::de::DeserializeOwned>(
     client: &Client,
-    path: &str,
+    path: ApiPath,
     body: Value,
     pages_of: impl Fn(&T) -> usize,
 ) -> Result<Vec<T>, ApiError> {
     let mut first_body = body.clone();
     first_body["page"] = json!(1);
-    let first: T = client.post(path, &first_body).await?;
+    let first: T = client.post(path.clone(), &first_body).await?;
     let pages = pages_of(&first);
     let rest: Vec<T> = stream::iter(2..=pages.max(1))
         .map(|page| {
             let mut b = body.clone();
             b["page"] = json!(page);
+            let path = path.clone();
             async move { client.post::<T>(path, &b).await }
         })
         .buffered(FAN_OUT)
@@ -175,7 +176,7 @@ async fn queue_status_runs(
 ) -> Result<Vec<FlowRun>, ApiError> {
     let pages: Vec<QueueStatusPage> = all_pages(
         client,
-        &format!("/work_queues/{queue_id}/concurrency_status"),
+        ApiPath::new(["work_queues", queue_id, "concurrency_status"]),
         json!({"limit": PAGE}),
         |p: &QueueStatusPage| p.pages,
     )
@@ -188,7 +189,7 @@ async fn queue_status_runs(
 async fn pool_status_runs(client: &Client, pool: &str) -> Result<Vec<FlowRun>, ApiError> {
     let pages: Vec<PoolStatusPage> = all_pages(
         client,
-        &format!("/work_pools/{}/concurrency_status", seg(pool)),
+        ApiPath::new(["work_pools", pool, "concurrency_status"]),
         json!({"limit": PAGE, "flow_run_limit": PAGE}),
         |p: &PoolStatusPage| p.pages,
     )
@@ -323,7 +324,7 @@ async fn resolve(
     match target {
         Target::Pool(name) => {
             let pool: WorkPool = client
-                .get(&format!("/work_pools/{}", seg(name)))
+                .get(ApiPath::new(["work_pools", name]))
                 .await
                 .map_err(not_found(format!("work pool '{name}'"), client))?;
             Ok((
@@ -334,9 +335,10 @@ async fn resolve(
             ))
         }
         Target::Queue { name, pool: Some(pool) } => {
-            let (pool_path, queue_path) =
-                (format!("/work_pools/{}", seg(pool)), format!("/work_pools/{}/queues/{}", seg(pool), seg(name)));
-            let (p, q) = tokio::join!(client.get::<WorkPool>(&pool_path), client.get::<WorkQueue>(&queue_path));
+            let (p, q) = tokio::join!(
+                client.get::<WorkPool>(ApiPath::new(["work_pools", pool])),
+                client.get::<WorkQueue>(ApiPath::new(["work_pools", pool, "queues", name]))
+            );
             let p = p.map_err(not_found(format!("work pool '{pool}'"), client))?;
             let q = q.map_err(not_found(format!("work queue '{name}' in pool '{pool}'"), client))?;
             Ok((
@@ -348,10 +350,10 @@ async fn resolve(
         }
         Target::Queue { name, pool: None } => {
             // Queue names are unique per pool only: refuse to guess between pools.
-            let path = format!("/work_queues/name/{}", seg(name));
+            let path = ApiPath::new(["work_queues", "name", name]);
             let body = json!({"work_queues": {"name": {"any_": [name]}}, "limit": PAGE});
             let (q, all) = tokio::join!(
-                client.get::<WorkQueue>(&path),
+                client.get::<WorkQueue>(path),
                 client.post::<Vec<WorkQueue>>("/work_queues/filter", &body)
             );
             let q = q.map_err(not_found(format!("work queue '{name}'"), client))?;
@@ -364,7 +366,7 @@ async fn resolve(
                 });
             }
             let pool_name = q.work_pool_name.clone().unwrap_or_default();
-            let p = client.get::<WorkPool>(&format!("/work_pools/{}", seg(&pool_name))).await;
+            let p = client.get::<WorkPool>(ApiPath::new(["work_pools", &pool_name])).await;
             Ok((
                 SlotScope::WorkQueue { pool: pool_name, name: q.name.clone() },
                 part(p),
@@ -374,15 +376,15 @@ async fn resolve(
         }
         Target::Deployment(r) => {
             let (path, what) = match r {
-                DeploymentRef::Id(id) => (format!("/deployments/{id}"), format!("deployment {id}")),
+                DeploymentRef::Id(id) => (ApiPath::new(["deployments", &id.to_string()]), format!("deployment {id}")),
                 DeploymentRef::Name { flow, deployment } => (
-                    format!("/deployments/name/{}/{}", seg(flow), seg(deployment)),
+                    ApiPath::new(["deployments", "name", flow, deployment]),
                     format!("deployment '{flow}/{deployment}'"),
                 ),
             };
-            let d: Deployment = client.get(&path).await.map_err(not_found(what, client))?;
+            let d: Deployment = client.get(path).await.map_err(not_found(what, client))?;
             let pool = match &d.work_pool_name {
-                Some(p) => part(client.get::<WorkPool>(&format!("/work_pools/{}", seg(p))).await),
+                Some(p) => part(client.get::<WorkPool>(ApiPath::new(["work_pools", p])).await),
                 None => Part::skipped("the deployment has no work pool"),
             };
             Ok((
@@ -442,7 +444,7 @@ pub async fn collect_slots(
     let all_queues = async {
         match (&scope, &pool_name) {
             (SlotScope::WorkPool { .. }, Some(p)) => {
-                part(paged::<WorkQueue>(client, &format!("/work_pools/{}/queues/filter", seg(p)), json!({})).await)
+                part(paged::<WorkQueue>(client, ApiPath::new(["work_pools", p, "queues", "filter"]), json!({})).await)
             }
             _ => queues.clone(),
         }
@@ -450,14 +452,14 @@ pub async fn collect_slots(
     let workers = async {
         match &pool_name {
             Some(p) => {
-                part(paged::<Worker>(client, &format!("/work_pools/{}/workers/filter", seg(p)), json!({})).await)
+                part(paged::<Worker>(client, ApiPath::new(["work_pools", p, "workers", "filter"]), json!({})).await)
             }
             None => Part::skipped("no work pool"),
         }
     };
     let flow = async {
         match deployment.value().and_then(|d| d.flow_id.clone()) {
-            Some(id) => part(client.get::<Flow>(&format!("/flows/{id}")).await),
+            Some(id) => part(client.get::<Flow>(ApiPath::new(["flows", &id])).await),
             None => Part::skipped("not a deployment"),
         }
     };

@@ -5,7 +5,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::fmt::{ago, count, human};
+use crate::fmt::{ago, count, human};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, rank, status_of};
 use crate::checks::{self, Ctx, Finding, Item, Kind, Phase, Severity};
 use crate::evidence::{Part, RunEvidence, SourceRecord, Thresholds, ToolInfo};

@@ -8,7 +8,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::fmt::{count, human};
+use crate::fmt::{count, human};
 use super::style::Styles;
 use super::table::{findings_section, sources_section};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, doctor, rank, status_of};

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::doctor::{DoctorReport, ItemStatus};
-use super::fmt::human;
+use crate::fmt::human;
 use super::style::item_symbol;
 
 fn cell(s: &str) -> String {

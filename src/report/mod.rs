@@ -3,7 +3,6 @@
 //! Everything here is synchronous and pure: a report is a function of a bundle and the thresholds.
 
 pub mod doctor;
-pub mod fmt;
 pub mod health;
 mod markdown;
 pub mod slots;

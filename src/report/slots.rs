@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::fmt::{ago, count, human};
+use crate::fmt::{ago, count, human};
 use super::style::Styles;
 use super::table::{findings_section, sources_section};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, rank, status_of};

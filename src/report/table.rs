@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::doctor::DoctorReport;
-use super::fmt::human;
+use crate::fmt::human;
 use super::style::{Styles, item_symbol};
 use super::{RankedFinding, Status};
 use crate::evidence::SourceRecord;

@@ -92,3 +92,32 @@ wait_healthy() {
   done
   log "server $name ready at $url"
 }
+
+# start_all_servers: the virtualenvs and every server the tests use, waited for in parallel:
+#   p3        Prefect 3, deployment concurrency leases of 30 s (the minimum; default 300 s),
+#   p2        Prefect 2,
+#   p3secure  Prefect 3 with basic auth and CSRF protection,
+#   p2csrf    Prefect 2 with CSRF protection,
+#   p3small   Prefect 3 whose page limit is 10 (PREFECT_SERVER_API_DEFAULT_LIMIT): paging and 422s.
+start_all_servers() {
+  ensure_venvs
+  auth_string="admin:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  start_server p3 prefect3 PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION=30
+  start_server p2 prefect2
+  start_server p3secure prefect3 PREFECT_SERVER_API_AUTH_STRING="$auth_string" PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED=true
+  start_server p2csrf prefect2 PREFECT_SERVER_CSRF_PROTECTION_ENABLED=true
+  start_server p3small prefect3 PREFECT_SERVER_API_DEFAULT_LIMIT=10
+  for s in p3 p2 p3secure p2csrf p3small; do wait_healthy "$s"; done
+}
+
+# print_server_env: the variables the test harness reads, one KEY=VALUE a line.
+print_server_env() {
+  echo "UNSTUCK_TEST_P3_URL=$url_p3"
+  echo "UNSTUCK_TEST_P2_URL=$url_p2"
+  echo "UNSTUCK_TEST_P3_SECURE_URL=$url_p3secure"
+  echo "UNSTUCK_TEST_P3_SECURE_AUTH=$auth_string"
+  echo "UNSTUCK_TEST_P2_CSRF_URL=$url_p2csrf"
+  echo "UNSTUCK_TEST_P3_SMALL_URL=$url_p3small"
+  echo "UNSTUCK_TEST_P3_VENV=$venvs/prefect3"
+  echo "UNSTUCK_TEST_P2_VENV=$venvs/prefect2"
+}

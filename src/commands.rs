@@ -14,13 +14,13 @@ use crate::cli::{
 };
 use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
+use crate::fmt::count;
 use crate::prefect::client::Client;
 use crate::prefect::collect::{self, CollectError};
 use crate::prefect::health;
 use crate::prefect::slots::{self, Target};
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::fmt::count;
 use crate::report::{self, Status, style::Styles};
 use crate::{Failure, emit};
 

@@ -313,8 +313,12 @@ pub struct PoolHealth {
     /// Whether `pending` stopped at the read cap (then counts are lower bounds).
     #[serde(default)]
     pub pending_capped: bool,
-    /// SCHEDULED runs of the pool due before now minus the late threshold, oldest first.
+    /// SCHEDULED runs of the pool that were due when it was collected (bundles before 0.1.1: only those
+    /// due before now minus the late threshold), soonest due first.
     pub late: Part<Vec<FlowRun>>,
+    /// Whether `late` holds every due run (then a replay may use a smaller late threshold).
+    #[serde(default)]
+    pub late_is_all_due: bool,
     /// Whether `late` stopped at the read cap (then its length is a lower bound).
     #[serde(default)]
     pub late_capped: bool,

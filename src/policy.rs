@@ -142,11 +142,7 @@ fn prefect(method: &str, url: &Url, root: &Url) -> Result<(), Refused> {
     if PREFECT_NEVER.iter().any(|n| last.eq_ignore_ascii_case(n)) {
         return Err(refuse("endpoint with side effects (polls, heartbeats, state changes)"));
     }
-    if PREFECT_READ_POSTS.contains(&last) {
-        Ok(())
-    } else {
-        Err(refuse("POST is only allowed to read-only endpoints"))
-    }
+    if PREFECT_READ_POSTS.contains(&last) { Ok(()) } else { Err(refuse("POST is only allowed to read-only endpoints")) }
 }
 
 fn kube(verb: &str, group: &str, resource: &str, subresource: Option<&str>) -> Result<(), Refused> {

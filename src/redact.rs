@@ -34,7 +34,6 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         p(r"\bpn[ub]_[A-Za-z0-9]{8,}", MASK),
         // Authorization headers and bare bearer/basic tokens.
         p(r"(?i)\b(authorization\s*[:=]\s*)(?:bearer|basic)?\s*[A-Za-z0-9._~+/=-]{6,}", "${1}[REDACTED]"),
-        p(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", "$1 [REDACTED]"),
         // AWS access key ids.
         p(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
         // Passwords in URLs: scheme://user:password@host.
@@ -47,6 +46,30 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         ),
     ]
 });
+
+/// Words that are secret only when they look like one (see `looks_like_token`): a bare "Bearer x" /
+/// "Basic x", and 40-character runs of base64 (the shape of an AWS secret access key).
+static TOKEN_SHAPED: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    let re = |re: &str| Regex::new(re).unwrap_or_else(|e| panic!("redaction pattern {re}: {e}"));
+    vec![
+        (re(r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})"), ""),
+        (re(r"(^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"), "aws"),
+    ]
+});
+
+/// Whether a word is a credential rather than prose: it mixes letter cases or has a digit or a
+/// symbol ("basic configuration" stays, "Bearer eyJhbGci…" does not). An AWS secret key candidate
+/// must mix cases and have a digit or symbol, which a hex digest (lower case only) never does.
+fn looks_like_token(word: &str, aws: bool) -> bool {
+    let upper = word.chars().any(|c| c.is_ascii_uppercase());
+    let lower = word.chars().any(|c| c.is_ascii_lowercase());
+    let other = word.chars().any(|c| !c.is_ascii_alphabetic());
+    if aws {
+        upper && lower && other
+    } else {
+        other || (upper && lower && word.chars().skip(1).any(|c| c.is_ascii_uppercase()))
+    }
+}
 
 /// Fields of Prefect objects whose contents users define (environment, credentials, flow parameters).
 const USER_MAPS: &[&str] = &["job_variables", "parameters", "job_configuration", "infra_overrides", "env"];
@@ -86,7 +109,38 @@ impl Redactor {
                 out = Cow::Owned(s);
             }
         }
+        for (re, kind) in TOKEN_SHAPED.iter() {
+            let aws = *kind == "aws";
+            let replaced = re.replace_all(&out, |c: &regex::Captures<'_>| {
+                let (whole, lead, word) = (&c[0], &c[1], &c[2]);
+                if looks_like_token(word, aws) {
+                    // Keep what surrounds the word ("Bearer ", the separators around a key).
+                    let tail = &whole[lead.len() + word.len()..];
+                    format!("{lead}{MASK}{tail}")
+                } else {
+                    whole.to_string()
+                }
+            });
+            if let Cow::Owned(s) = replaced {
+                out = Cow::Owned(s);
+            }
+        }
         out
+    }
+
+    /// `{"name": "DB_PASSWORD", "value": "…"}`: the shape of Kubernetes env, ECS `environment` and
+    /// tags. The value of an entry whose name suggests a secret is masked.
+    fn redact_name_value(map: &mut serde_json::Map<String, serde_json::Value>) {
+        let named_secret = ["name", "Name", "key", "Key"]
+            .iter()
+            .any(|k| map.get(*k).and_then(|v| v.as_str()).is_some_and(is_secret_name));
+        if named_secret {
+            for k in ["value", "Value"] {
+                if let Some(v) = map.get_mut(k).filter(|v| !v.is_null()) {
+                    *v = serde_json::Value::String(MASK.into());
+                }
+            }
+        }
     }
 
     /// Redacts every string in a JSON value, and the whole value of any key that names a secret.
@@ -99,6 +153,7 @@ impl Redactor {
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
             serde_json::Value::Object(map) => {
+                Self::redact_name_value(map);
                 for (k, v) in map.iter_mut() {
                     if is_secret_name(k) && !v.is_null() {
                         *v = serde_json::Value::String(MASK.into());
@@ -124,6 +179,7 @@ impl Redactor {
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json_strings(v)),
             serde_json::Value::Object(map) => {
+                Self::redact_name_value(map);
                 for (k, v) in map.iter_mut() {
                     if USER_MAPS.contains(&k.as_str()) {
                         self.redact_json(v);
@@ -159,6 +215,16 @@ mod tests {
             ("export API_TOKEN=abc123; next", "export API_TOKEN=[REDACTED]; next"),
             ("{'api_key': 'xyz'}", "{'api_key': [REDACTED]}"),
             ("https://:s3cret@host/api", "https://:[REDACTED]@host/api"),
+            // Regressions (issue 9): prose after "basic"/"bearer" stays; AWS secret keys go, digests stay.
+            ("uses the basic configuration of the pool", "uses the basic configuration of the pool"),
+            ("bearer tokens are not logged", "bearer tokens are not logged"),
+            ("Basic YWRtaW46aHVudGVyMjI=", "Basic [REDACTED]"),
+            ("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY in env", "key [REDACTED] in env"),
+            ("secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret=[REDACTED]"),
+            (
+                "commit 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567 pinned",
+                "commit 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567 pinned",
+            ),
             // Names that merely contain a secret word stay readable.
             ("work pool 'keycloak-sync': type process", "work pool 'keycloak-sync': type process"),
             ("Run 'refresh-token': the run has been Pending", "Run 'refresh-token': the run has been Pending"),
@@ -181,6 +247,30 @@ mod tests {
         assert_eq!(v["env"]["PREFECT_API_KEY"], MASK);
         assert_eq!(v["env"]["LOG_LEVEL"], "DEBUG");
         assert_eq!(v["env"]["nested"][0]["aws_secret_access_key"], MASK);
+    }
+
+    /// Regression (issue 9): name/value lists (Kubernetes env, ECS environment) lose secret values,
+    /// in job variables and anywhere in a bundle.
+    #[test]
+    fn redacts_name_value_lists() {
+        let r = Redactor::default();
+        let env = serde_json::json!([
+            {"name": "DB_PASSWORD", "value": "hunter2"},
+            {"name": "PREFECT_API_KEY", "value": "pnu_x"},
+            {"name": "REGION", "value": "eu-west-1"},
+            {"Name": "AWS_SECRET_ACCESS_KEY", "Value": "abc"},
+        ]);
+        for redact in [Redactor::redact_json, Redactor::redact_json_strings] {
+            let mut v = serde_json::json!({"pods": [{"spec": {"containers": [{"env": env.clone()}]}}], "environment": env.clone()});
+            redact(&r, &mut v);
+            for list in [&v["pods"][0]["spec"]["containers"][0]["env"], &v["environment"]] {
+                assert_eq!(list[0]["value"], MASK, "{v}");
+                assert_eq!(list[1]["value"], MASK);
+                assert_eq!(list[2]["value"], "eu-west-1");
+                assert_eq!(list[3]["Value"], MASK);
+                assert_eq!(list[0]["name"], "DB_PASSWORD");
+            }
+        }
     }
 
     /// A whole bundle: field names stay, but every run's job variables and parameters lose secrets.

@@ -79,4 +79,3 @@ pub fn claimer(run: &FlowRun, events: &[WorkerEvent], logs: &[LogLine]) -> Optio
         _ => None,
     }
 }
-

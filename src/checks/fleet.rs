@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use super::ctx::QUEUE_POLL_STALE;
 use super::{Finding, Judge, Kind, Severity, pollers, pool, sh, slots, worker};
 use crate::evidence::{PoolHealth, Thresholds};
-use crate::prefect::types::{FlowRun, StateType, WorkQueue};
 use crate::fmt::{ago, count, human};
+use crate::prefect::types::{FlowRun, StateType, WorkQueue};
 
 /// What a pool's findings rest on, counted once.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,7 +38,7 @@ fn age(judge: &Judge<'_>, r: &FlowRun) -> Duration {
     r.state.as_ref().and_then(|s| s.timestamp).map(|t| judge.since(t)).unwrap_or_default()
 }
 
-pub fn counts(ph: &PoolHealth, judge: &Judge<'_>) -> PoolCounts {
+pub fn counts(ph: &PoolHealth, judge: &Judge<'_>, late: Duration) -> PoolCounts {
     let online = judge.online().len();
     let workers = ph.workers.value().map_or(0, Vec::len);
     PoolCounts {
@@ -53,8 +53,49 @@ pub fn counts(ph: &PoolHealth, judge: &Judge<'_>) -> PoolCounts {
             .flatten()
             .filter(|r| r.state_type() == Some(&StateType::Pending) && age(judge, r) > judge.pending_threshold)
             .count(),
-        late: ph.late.value().map_or(0, Vec::len),
+        late: late_runs(ph, judge, late).len(),
     }
+}
+
+/// When a waiting run is due: its Scheduled state's time, else `next_scheduled_start_time`, else
+/// `expected_start_time` (which Prefect sets once: a run waiting out a retry delay or rescheduled has
+/// an old one, so it is the last resort). A run refused a concurrency slot is rescheduled 30 s ahead at
+/// every refusal, so it waits from when it was first due.
+pub fn due_at(r: &FlowRun) -> Option<Timestamp> {
+    let scheduled = r.state.as_ref().and_then(|s| s.state_details.scheduled_time).or(r.next_scheduled_start_time);
+    if r.state_name() == AWAITING_SLOT {
+        return r.expected_start_time.or(scheduled);
+    }
+    scheduled.or(r.expected_start_time)
+}
+
+/// The state name of a run the deployment's concurrency limit refused.
+pub const AWAITING_SLOT: &str = "AwaitingConcurrencySlot";
+
+/// The pool's SCHEDULED runs due longer ago than the late threshold, oldest first. The bundle holds
+/// every run that was due when it was collected, so a replay may use any late threshold.
+pub fn late_runs<'a>(ph: &'a PoolHealth, judge: &Judge<'_>, late: Duration) -> Vec<&'a FlowRun> {
+    let mut late: Vec<&FlowRun> =
+        ph.late.value().into_iter().flatten().filter(|r| due_at(r).is_some_and(|t| judge.since(t) > late)).collect();
+    late.sort_by_key(|r| due_at(r));
+    late
+}
+
+/// Which runs of a pool `health` diagnoses: the oldest stuck ones, Pending past the pending threshold
+/// or due past the late threshold, at most `max`. The collector reads doctor evidence for these.
+pub fn stuck_runs(ph: &PoolHealth, now: Timestamp, th: Thresholds, max: usize) -> Vec<&FlowRun> {
+    let judge = judge(ph, now, th);
+    let mut stuck: Vec<&FlowRun> = ph
+        .pending
+        .value()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.state_type() == Some(&StateType::Pending) && age(&judge, r) > th.pending)
+        .chain(late_runs(ph, &judge, th.late))
+        .collect();
+    stuck.sort_by_key(|r| due_at(r));
+    stuck.truncate(max);
+    stuck
 }
 
 /// A cause when runs wait for it, a risk otherwise.
@@ -68,14 +109,14 @@ fn weigh(f: Finding, blocking: bool) -> Finding {
     }
 }
 
-fn late_in<'a>(ph: &'a PoolHealth, queue: &str) -> Vec<&'a FlowRun> {
-    ph.late.value().into_iter().flatten().filter(|r| r.work_queue_name.as_deref() == Some(queue)).collect()
+fn late_in<'a>(ph: &'a PoolHealth, judge: &Judge<'_>, late: Duration, queue: &str) -> Vec<&'a FlowRun> {
+    late_runs(ph, judge, late).into_iter().filter(|r| r.work_queue_name.as_deref() == Some(queue)).collect()
 }
 
 fn waiting_note(judge: &Judge<'_>, late: &[&FlowRun], stuck: usize) -> String {
     let late_note = late
         .iter()
-        .filter_map(|r| r.expected_start_time)
+        .filter_map(|r| due_at(r))
         .min()
         .map(|t| format!("{} late, the oldest due {}", count(late.len(), "run"), ago(judge.since(t))));
     let stuck_note = (stuck > 0).then(|| format!("{} stuck in Pending", count(stuck, "run")));
@@ -89,10 +130,10 @@ fn waiting_note(judge: &Judge<'_>, late: &[&FlowRun], stuck: usize) -> String {
 /// The pool's findings, each with its subject.
 pub fn pool_findings(ph: &PoolHealth, now: Timestamp, th: Thresholds) -> Vec<Finding> {
     let judge = judge(ph, now, th);
-    let c = counts(ph, &judge);
+    let c = counts(ph, &judge, th.late);
     let p = &ph.pool;
     let subject = format!("work-pool/{}", p.name);
-    let all_late: Vec<&FlowRun> = ph.late.value().into_iter().flatten().collect();
+    let all_late: Vec<&FlowRun> = late_runs(ph, &judge, th.late);
     let blocking = c.late > 0 || c.pending_stuck > 0;
     let waiting = waiting_note(&judge, &all_late, c.pending_stuck);
     let mut out = Vec::new();
@@ -156,7 +197,7 @@ pub fn pool_findings(ph: &PoolHealth, now: Timestamp, th: Thresholds) -> Vec<Fin
     let queues: &[WorkQueue] = ph.queues.value().map(Vec::as_slice).unwrap_or_default();
     for q in queues {
         let qsubject = format!("work-queue/{}/{}", p.name, q.name);
-        let late = late_in(ph, &q.name);
+        let late = late_in(ph, &judge, th.late, &q.name);
         if q.is_paused {
             out.push(weigh(
                 Finding::new(

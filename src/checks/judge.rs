@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::claims::{Claim, claimer};
 use crate::evidence::RunLogs;
-use crate::prefect::types::{FlowRun, LogLine, StateType, Worker};
 use crate::fmt::{ago, human};
+use crate::prefect::types::{FlowRun, LogLine, StateType, Worker};
 
 /// Prefect's foreman marks a worker OFFLINE after 3 missed heartbeats (interval default 30 s).
 pub const HEARTBEAT_MULTIPLE: f64 = 3.0;

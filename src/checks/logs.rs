@@ -19,7 +19,7 @@ fn re(p: &str) -> Regex {
 
 static SUBMIT_FAILED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^(Failed to submit flow run|Flow run could not be submitted to infrastructure|Unable to create Kubernetes job|Failed to run ECS task)",
+        r"(?im)^\s*(Failed to submit flow run|Flow run could not be submitted to infrastructure|Unable to create Kubernetes job|Failed to run ECS task)",
     )
 });
 /// Prefect's own message when the engine cannot reach the API, or connection errors that name it.
@@ -52,6 +52,26 @@ pub fn last_exception(msg: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The reason a Kubernetes `ApiException` carries in the response body that follows it
+/// (`HTTP response body: {"kind":"Status",…,"message":"jobs.batch is forbidden: User …"}`), which is
+/// where the answer is: the exception line itself says only `(403)` and `Reason: Forbidden`.
+fn api_exception_reason(msg: &str) -> Option<String> {
+    let body = msg.lines().find_map(|l| l.trim_start().strip_prefix("HTTP response body:"))?.trim();
+    let status: serde_json::Value = serde_json::from_str(body).ok()?;
+    status.get("message").and_then(|m| m.as_str()).map(str::to_string)
+}
+
+/// The error a worker's failure message ends with, with the API's own reason when the exception
+/// only carries a status code.
+pub fn error_of(msg: &str) -> Option<String> {
+    let exc = last_exception(msg);
+    match (exc, api_exception_reason(msg)) {
+        (Some(e), Some(reason)) if !e.contains(&reason) => Some(format!("{e}: {reason}")),
+        (None, Some(reason)) => Some(reason),
+        (e, _) => e,
+    }
+}
+
 /// The exception that explains a failure to load: the import error itself rather than Prefect's
 /// wrapper around it (`ScriptError: Script at 'x.py' encountered an exception: ModuleNotFoundError(...)`).
 fn import_exception(msg: &str) -> Option<String> {
@@ -68,6 +88,7 @@ fn mentions_api(msg: &str) -> bool {
     lower.contains("prefect_api_url")
         || lower.contains("/api")
         || lower.contains("prefect.client")
+        || lower.contains("prefect/client/")
         || lower.contains("prefect cloud")
 }
 
@@ -83,8 +104,38 @@ pub fn quote(line: &LogLine) -> String {
     }
 }
 
-fn logs<'a>(ctx: &Ctx<'a>) -> &'a [LogLine] {
-    ctx.ev.logs.value().map_or(&[], |v| v.as_slice())
+/// Records forwarded one line each (the Kubernetes and ECS observers send a crashed container's output
+/// that way) are joined back into one message when they come from the same logger within a couple of
+/// seconds of each other, so a traceback is judged whole: its `httpx.ConnectError` line and the frame
+/// that names Prefect's API client are one piece of evidence.
+pub fn records(lines: &[LogLine]) -> Vec<LogLine> {
+    const SAME_BURST: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+    // Each group, and whether it is made of one-line records (only those are joined: a multi-line
+    // record is already whole).
+    let mut out: Vec<(LogLine, bool)> = Vec::with_capacity(lines.len());
+    for l in lines {
+        let one_line = !l.message.contains('\n');
+        let joins = out.last().is_some_and(|(prev, of_lines)| {
+            *of_lines
+                && one_line
+                && prev.name == l.name
+                && prev.timestamp.zip(l.timestamp).is_some_and(|(a, b)| b.duration_since(a).abs() <= SAME_BURST)
+        });
+        match out.last_mut() {
+            Some((prev, _)) if joins => {
+                prev.message.push('\n');
+                prev.message.push_str(&l.message);
+                prev.level = prev.level.max(l.level);
+                prev.timestamp = l.timestamp.or(prev.timestamp);
+            }
+            _ => out.push((l.clone(), one_line)),
+        }
+    }
+    out.into_iter().map(|(l, _)| l).collect()
+}
+
+fn logs(ctx: &Ctx<'_>) -> Vec<LogLine> {
+    ctx.ev.logs.value().map_or_else(Vec::new, |v| records(v))
 }
 
 /// Log findings matter while the run waits to start, and explain a run that crashed or failed.
@@ -92,8 +143,8 @@ fn applies(ctx: &Ctx<'_>) -> bool {
     ctx.phase().awaiting_start() || ctx.phase() == Phase::Finished
 }
 
-fn matching<'a>(ctx: &Ctx<'a>, pred: impl Fn(&LogLine) -> bool) -> Vec<&'a LogLine> {
-    logs(ctx).iter().filter(|l| pred(l)).collect()
+fn matching(ctx: &Ctx<'_>, pred: impl Fn(&LogLine) -> bool) -> Vec<LogLine> {
+    logs(ctx).into_iter().filter(|l| pred(l)).collect()
 }
 
 pub const SUBMIT: Check = Check {
@@ -141,14 +192,14 @@ fn submit_failed(ctx: &Ctx<'_>) -> Vec<Finding> {
     }
     let error = lines
         .iter()
-        .find_map(|l| last_exception(&l.message))
+        .find_map(|l| error_of(&l.message))
         .or_else(|| state_msg.as_ref().and_then(|m| m.split_once(": ").map(|(_, e)| e.to_string())))
         .unwrap_or_else(|| "the error is in the worker's own logs".into());
     let f = Finding::new(&SUBMIT.info, Severity::Critical, format!("The worker could not submit the run: {error}"))
         .detail(format!(
             "Creating the run's infrastructure failed, and the worker said why: {error}. Nothing was started."
         ))
-        .evidence_all(lines.iter().take(3).map(|l| quote(l)))
+        .evidence_all(lines.iter().take(3).map(quote))
         .evidence_all(state_msg.map(|m| format!("state {}: {m}", run.state_name())))
         .fix("Fix what the error names (RBAC, quota, namespace, cluster, image, task definition)")
         .fix(format!("Read the full error: prefect flow-run logs {}", run.id));
@@ -198,7 +249,7 @@ fn api_unreachable(ctx: &Ctx<'_>) -> Vec<Finding> {
     };
     let mut f = Finding::new(&API_UNREACHABLE_CHECK.info, Severity::Critical, title)
         .detail("The flow engine inside the run's infrastructure could not connect to the Prefect API, so it never reported the run as Running.")
-        .evidence_all(lines.iter().take(3).map(|l| quote(l)));
+        .evidence_all(lines.iter().take(3).map(quote));
     if url.as_deref().is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost")) {
         f = f.fix("The URL points at the container itself: set a PREFECT_API_URL the container can reach in the job's env (job variables)");
     }
@@ -244,7 +295,7 @@ fn api_auth(ctx: &Ctx<'_>) -> Vec<Finding> {
     vec![
         Finding::new(&API_AUTH_CHECK.info, Severity::Critical, "The Prefect API rejects the run's credentials")
             .detail("The flow engine inside the run's infrastructure was refused by the Prefect API (401/403), so it could not start the run.")
-            .evidence_all(lines.iter().take(3).map(|l| quote(l)))
+            .evidence_all(lines.iter().take(3).map(quote))
             .fix("Check the PREFECT_API_KEY / PREFECT_API_AUTH_STRING the job receives (job variables env, Secrets)")
             .fix("Make sure the key belongs to this workspace and has not expired")
             .subject(ctx.run_subject()),
@@ -297,7 +348,7 @@ fn import_error(ctx: &Ctx<'_>) -> Vec<Finding> {
         lines.iter().find_map(|l| import_exception(&l.message)).or_else(|| state_msg.clone()).unwrap_or_default();
     let mut f = Finding::new(&IMPORT.info, Severity::Critical, format!("The flow's code fails to load: {error}"))
         .detail("The infrastructure started, but the engine could not load the flow from its entrypoint, so the run never got to run it.")
-        .evidence_all(lines.iter().take(3).map(|l| quote(l)))
+        .evidence_all(lines.iter().take(3).map(quote))
         .evidence_all(state_msg.map(|m| format!("state {}: {m}", ctx.run().state_name())));
     if error.contains("No module named") {
         f = f.fix("Install the missing package in the image, or in the deployment's pull steps / requirements");
@@ -409,6 +460,51 @@ mod tests {
         let ev = Scenario::crashed("Flow run could not start: FileNotFoundError: flows/etl.py").build();
         assert_eq!(findings(&ev, "worker.submit-failed").len(), 1);
         assert!(findings(&ev, "run.crashed").is_empty());
+    }
+
+    /// Regression (issue 9): Prefect 2's Kubernetes worker logs `ApiException: (403)` with the reason in
+    /// the response body on the following lines (the shape kubernetes-client's ApiException.__str__
+    /// prints): the reason is quoted, not just the status.
+    #[test]
+    fn submit_failed_quotes_the_api_reason() {
+        let msg = "Failed to submit flow run 'f1' to infrastructure.\nTraceback (most recent call last):\n  File \"/usr/local/lib/python3.11/site-packages/prefect_kubernetes/worker.py\", line 601, in run\n    job = await run_sync_in_worker_thread(self._create_job, configuration, client)\nkubernetes.client.exceptions.ApiException: (403)\nReason: Forbidden\nHTTP response headers: HTTPHeaderDict({'Audit-Id': 'a1', 'Content-Type': 'application/json'})\nHTTP response body: {\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"jobs.batch is forbidden: User \\\"system:serviceaccount:prefect:prefect-worker\\\" cannot create resource \\\"jobs\\\" in API group \\\"batch\\\" in the namespace \\\"default\\\"\",\"reason\":\"Forbidden\",\"details\":{\"group\":\"batch\",\"kind\":\"jobs\"},\"code\":403}\n";
+        let ev = with_logs(
+            Scenario::crashed("Failed to submit flow run to infrastructure"),
+            vec![line("prefect.flow_runs.worker", msg)],
+        );
+        let f = findings(&ev, "worker.submit-failed");
+        assert!(
+            f[0].title.contains("ApiException: (403): jobs.batch is forbidden: User \"system:serviceaccount:prefect:prefect-worker\" cannot create resource \"jobs\""),
+            "{}",
+            f[0].title
+        );
+    }
+
+    /// Regression (issue 9): an observer forwards a traceback one record per line; the connection error
+    /// and the frame that shows it came from Prefect's API client are judged as one.
+    #[test]
+    fn forwarded_traceback_is_judged_whole() {
+        let at = |s: i64, msg: &str| LogLine {
+            name: Some("prefect.flow_runs.observer".into()),
+            level: 40,
+            message: msg.into(),
+            timestamp: Some(ago(60) + jiff::SignedDuration::from_millis(s)),
+        };
+        let lines = vec![
+            at(0, "Traceback (most recent call last):"),
+            at(
+                1,
+                "  File \"/usr/local/lib/python3.11/site-packages/prefect/client/orchestration/__init__.py\", line 812, in read_flow_run",
+            ),
+            at(2, "    response = await self._client.get(f\"/flow_runs/{flow_run_id}\")"),
+            at(3, "httpx.ConnectError: All connection attempts failed"),
+        ];
+        let ev = with_logs(Scenario::pending(900), lines.clone());
+        assert_eq!(findings(&ev, "infra.api-unreachable").len(), 1);
+        assert_eq!(super::records(&lines).len(), 1);
+        // Records far apart stay apart.
+        let apart = vec![at(0, "a"), LogLine { timestamp: Some(ago(10)), ..at(0, "b") }];
+        assert_eq!(super::records(&apart).len(), 2);
     }
 
     /// Prefect 3 wraps the error in an exception group; the innermost exception is quoted, and a

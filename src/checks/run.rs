@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Phase, Severity, sh};
-use crate::prefect::types::StateType;
 use crate::fmt::{human, human_signed};
+use crate::prefect::types::StateType;
 
 pub const CRASHED: Check = Check {
     info: CheckInfo {

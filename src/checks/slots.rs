@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Judge, Kind, Phase, Severity, sh};
 use crate::evidence::Part;
-use crate::prefect::types::{FlowRun, StateType};
 use crate::fmt::{ago, count, human};
+use crate::prefect::types::{FlowRun, StateType};
 
 /// At most this many holders are listed in a finding (the slots commands list them all).
 const LIST: usize = 10;
@@ -379,15 +379,21 @@ fn zombie_holder(ctx: &Ctx<'_>) -> Vec<Finding> {
             &zombies,
             unjudged,
         )
-        .kind(Kind::Risk)
+        .map(|f| f.kind(Kind::Risk))
     };
-    vec![f]
+    f.into_iter().collect()
 }
 
 /// The `slots.zombie-holder` finding (for `doctor` and the slots commands): each zombie (up to `LIST`)
 /// with why it looks dead and the command that frees its slot, and how many holders went unjudged.
-pub fn zombie_finding(severity: Severity, detail: &str, zombies: &[(&FlowRun, String)], unjudged: usize) -> Finding {
-    let (first, _) = zombies[0];
+/// No zombie, no finding.
+pub fn zombie_finding(
+    severity: Severity,
+    detail: &str,
+    zombies: &[(&FlowRun, String)],
+    unjudged: usize,
+) -> Option<Finding> {
+    let (first, _) = zombies.first()?;
     let mut f = Finding::new(
         &ZOMBIE_HOLDER.info,
         severity,
@@ -407,7 +413,7 @@ pub fn zombie_finding(severity: Severity, detail: &str, zombies: &[(&FlowRun, St
     for (r, _) in zombies.iter().take(LIST) {
         f = f.fix(cancel_command(r));
     }
-    f.subject(format!("flow-run/{}", first.id))
+    Some(f.subject(format!("flow-run/{}", first.id)))
 }
 
 pub const AWAITING_SLOT: Check = Check {
@@ -786,5 +792,11 @@ mod tests {
                 .any(|r| r.contains("prefect gcl update deployment:d --active-slots 0"))
         );
         assert_eq!(ranked[1].finding.id, "run.awaiting-slot");
+    }
+
+    /// Regression (issue 9): an empty zombie list gives no finding instead of a panic on `zombies[0]`.
+    #[test]
+    fn no_zombies_no_finding() {
+        assert!(super::zombie_finding(super::Severity::Critical, "x", &[], 3).is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! `Retry-After`) within the command's deadline.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,8 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::policy::{self, Op, Refused};
 use crate::config::{ApiConfig, Auth};
+use crate::policy::{self, Op, Refused};
 use crate::redact::Redactor;
 
 /// Why a request failed, in words a user can act on.
@@ -132,6 +132,12 @@ impl std::fmt::Display for ApiPath {
     }
 }
 
+/// Prefect's default page limit (`PREFECT_SERVER_API_DEFAULT_LIMIT`, also the largest it accepts).
+pub const MAX_PAGE: usize = 200;
+
+/// Retries after the first try of a request (Prefect's own client retries 5 times too).
+pub const MAX_RETRIES: usize = 5;
+
 /// The server's clock as read from a `Date` header, and ours at the same moment.
 #[derive(Debug, Clone, Copy)]
 pub struct ClockSample {
@@ -163,6 +169,8 @@ pub struct Client {
     redactor: Redactor,
     clock: Mutex<Option<ClockSample>>,
     requests: AtomicU64,
+    /// The server's page size limit: 200 unless the server said it is lower (a 422 "Invalid limit").
+    page_limit: AtomicUsize,
 }
 
 /// A response body and the headers we care about.
@@ -225,6 +233,7 @@ impl Client {
             redactor,
             clock: Mutex::new(None),
             requests: AtomicU64::new(0),
+            page_limit: AtomicUsize::new(MAX_PAGE),
         })
     }
 
@@ -245,6 +254,11 @@ impl Client {
 
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The largest `limit` this server accepts, as learnt so far.
+    pub fn page_size(&self) -> usize {
+        self.page_limit.load(Ordering::Relaxed)
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: impl Into<ApiPath>) -> Result<T, ApiError> {
@@ -272,6 +286,35 @@ impl Client {
         path: &ApiPath,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ApiError> {
+        match self.call_once(method.clone(), path, body).await {
+            // A server started with a lower PREFECT_SERVER_API_DEFAULT_LIMIT refuses our page size:
+            // learn its limit and ask again with it (pagers read `page_size` to know a short page).
+            Err(ApiError::Status { status: 422, detail, .. }) if invalid_limit(&detail).is_some_and(|n| n > 0) => {
+                let n = invalid_limit(&detail).unwrap_or(MAX_PAGE);
+                self.page_limit.fetch_min(n, Ordering::Relaxed);
+                let mut smaller = body.cloned().unwrap_or_default();
+                let mut changed = false;
+                for key in ["limit", "flow_run_limit"] {
+                    if smaller.get(key).and_then(|v| v.as_u64()).is_some_and(|l| l > n as u64) {
+                        smaller[key] = serde_json::json!(n);
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    return Err(ApiError::Status { path: path.to_string(), status: 422, detail });
+                }
+                self.call_once(method, path, Some(&smaller)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ApiError> {
         self.url(&method, path)?;
         let op = || self.once_with_csrf(method.clone(), path, body);
         let retrying = op
@@ -279,14 +322,16 @@ impl Client {
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(250))
                     .with_max_delay(Duration::from_secs(8))
-                    .with_max_times(5)
+                    .with_max_times(MAX_RETRIES)
                     .with_jitter(),
             )
             .sleep(tokio::time::sleep)
             .when(ApiError::is_retryable)
             .adjust(|err, backoff| {
-                // Retry-After is a minimum; never sleep past the deadline (give up instead).
-                let wait = err.retry_after().map(|ra| ra.max(backoff.unwrap_or_default())).or(backoff)?;
+                // No backoff left means the tries are used up, whatever Retry-After says. Retry-After
+                // is a minimum; never sleep past the deadline (give up instead).
+                let backoff = backoff?;
+                let wait = err.retry_after().map_or(backoff, |ra| ra.max(backoff));
                 Instant::now().checked_add(wait).is_some_and(|at| at < self.deadline).then_some(wait)
             })
             .notify(|err, wait| {
@@ -475,6 +520,12 @@ impl Client {
     }
 }
 
+/// The limit in Prefect's "Invalid limit: must be less than or equal to 10." (422).
+fn invalid_limit(detail: &str) -> Option<usize> {
+    let rest = detail.split("must be less than or equal to").nth(1)?;
+    rest.trim().trim_end_matches('.').trim().parse().ok()
+}
+
 /// `Retry-After: <seconds>` or `Retry-After: <HTTP-date>`.
 pub fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
     let s = v.to_str().ok()?.trim();
@@ -548,6 +599,14 @@ mod tests {
         assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
         assert_eq!(parse_retry_after(&HeaderValue::from_static("-1")), None);
         assert_eq!(parse_retry_after(&HeaderValue::from_static("1e20")), Some(Duration::MAX), "no panic");
+    }
+
+    /// Prefect's 422 for a limit above its page size names the limit.
+    #[test]
+    fn invalid_limit_message() {
+        assert_eq!(invalid_limit("Invalid limit: must be less than or equal to 10."), Some(10));
+        assert_eq!(invalid_limit("Invalid limit: must be less than or equal to 200."), Some(200));
+        assert_eq!(invalid_limit("something else"), None);
     }
 
     /// A server Date header parses.

@@ -2,17 +2,17 @@
 //! dependencies are sequential (version and run first, then everything keyed by the run).
 
 use futures_util::future::join;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::client::{ApiError, ApiPath, Client};
+use super::pager;
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
 use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
 use crate::redact::Redactor;
 
-/// The server's page size limit (`PREFECT_SERVER_API_DEFAULT_LIMIT`, also its maximum).
-pub const PAGE: usize = 200;
+/// The page size asked for; the client learns a lower one from the server.
+pub const PAGE: usize = super::client::MAX_PAGE;
 
 /// How the user named the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,27 +85,6 @@ pub(crate) fn part<T>(r: Result<T, ApiError>) -> Part<T> {
     }
 }
 
-/// POSTs a filter body page by page (`limit` 200, `offset` += 200) until a short page.
-pub async fn paged<T: DeserializeOwned>(
-    client: &Client,
-    path: ApiPath,
-    body: serde_json::Value,
-) -> Result<Vec<T>, ApiError> {
-    let mut all = Vec::new();
-    for page in 0.. {
-        let mut b = body.clone();
-        b["limit"] = json!(PAGE);
-        b["offset"] = json!(page * PAGE);
-        let items: Vec<T> = client.post(path.clone(), &b).await?;
-        let n = items.len();
-        all.extend(items);
-        if n < PAGE {
-            break;
-        }
-    }
-    Ok(all)
-}
-
 /// Reads the server's Prefect version; `None` when the endpoint is absent (Cloud, proxies).
 pub async fn server_version(client: &Client, cloud: bool) -> Result<Option<String>, ApiError> {
     if cloud {
@@ -135,10 +114,12 @@ pub fn server_info(client: &Client, version: Option<String>, cloud: bool) -> Ser
 
 async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectError> {
     match run {
-        RunRef::Id(id) => client.get::<FlowRun>(ApiPath::new(["flow_runs", &id.to_string()])).await.map_err(|e| match e {
-            ApiError::NotFound { .. } => CollectError::RunNotFound(run.clone(), client.base_url().to_string()),
-            e => CollectError::Api(e),
-        }),
+        RunRef::Id(id) => {
+            client.get::<FlowRun>(ApiPath::new(["flow_runs", &id.to_string()])).await.map_err(|e| match e {
+                ApiError::NotFound { .. } => CollectError::RunNotFound(run.clone(), client.base_url().to_string()),
+                e => CollectError::Api(e),
+            })
+        }
         RunRef::Name(name) => {
             let body = json!({
                 "flow_runs": {"name": {"any_": [name]}},
@@ -223,8 +204,8 @@ pub fn pool_data_from(pool: &WorkPool, queues: &Part<Vec<WorkQueue>>, workers: &
 pub async fn pool_data(client: &Client, name: &str) -> PoolData {
     let (pool, queues, workers, page) = tokio::join!(
         client.get::<WorkPool>(ApiPath::new(["work_pools", name])),
-        paged::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
-        paged::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
+        pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
+        pager::all::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
         first_page(client, json!({"work_pools": {"name": {"any_": [name]}}}), QUEUE_HOLDING),
     );
     PoolData { pool: part(pool), queues: part(queues), workers: part(workers), holders_page: Some(page) }
@@ -243,13 +224,15 @@ pub async fn run_evidence(
     // Round 2: everything keyed by the run, concurrently (the pool's data too, unless known).
     progress.set("reading states, pool, queues, workers, logs");
     let states = async {
-        client.get::<Vec<State>>(ApiPath::from("/flow_run_states/").query("flow_run_id", &run.id)).await.map(|mut states| {
-            states.sort_by_key(|s| s.timestamp);
-            for s in &mut states {
-                redact_state(s, redactor);
-            }
-            states
-        })
+        client.get::<Vec<State>>(ApiPath::from("/flow_run_states/").query("flow_run_id", &run.id)).await.map(
+            |mut states| {
+                states.sort_by_key(|s| s.timestamp);
+                for s in &mut states {
+                    redact_state(s, redactor);
+                }
+                states
+            },
+        )
     };
     let flow = async {
         match &run.flow_id {
@@ -305,7 +288,7 @@ pub async fn run_evidence(
     progress.set("reading concurrency slot holders");
     let mut concurrency = holders(client, &run, &pool, &queues, &deployment, holders_page, deployment_page).await;
     let judge = Judge {
-        now: jiff::Timestamp::now(),
+        now: server.now(jiff::Timestamp::now()),
         pending_threshold: opts.pending_threshold,
         pool: pool_name.as_deref(),
         workers: workers.value().map(Vec::as_slice),
@@ -347,7 +330,7 @@ pub async fn run_logs(client: &Client, run_id: &str, redactor: &Redactor) -> Res
     )
     .await;
     let mut lines = first?;
-    if lines.len() == PAGE {
+    if lines.len() >= client.page_size() {
         let mut tail = last?;
         tail.reverse();
         let seen: std::collections::HashSet<(Option<jiff::Timestamp>, String)> =
@@ -378,15 +361,16 @@ async fn worker_events(client: &Client, run_id: &str) -> Result<Vec<WorkerEvent>
 pub const POOL_HOLDING: &[&str] = &["PENDING", "RUNNING"];
 pub const QUEUE_HOLDING: &[&str] = &["PENDING", "RUNNING", "CANCELLING"];
 
-/// Every run matching `filter` in `states`, oldest expected start first, paged at the server's limit.
+/// Every run matching `filter` in `states`, each once, paged at the server's limit.
 pub async fn runs_in_states(
     client: &Client,
     mut filter: serde_json::Value,
     states: &[&str],
 ) -> Result<Vec<FlowRun>, ApiError> {
     filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
-    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
-    paged::<FlowRun>(client, "/flow_runs/filter".into(), filter).await
+    // A unique key: ties never reorder runs between pages.
+    filter["sort"] = json!("ID_DESC");
+    pager::all::<FlowRun>(client, "/flow_runs/filter".into(), filter).await
 }
 
 /// The first page (200) of runs matching `filter` in `states`, and whether that was all of them.
@@ -400,7 +384,7 @@ async fn first_page(
     filter["limit"] = json!(PAGE);
     filter["offset"] = json!(0);
     let runs: Vec<FlowRun> = client.post("/flow_runs/filter", &filter).await?;
-    let complete = runs.len() < PAGE;
+    let complete = runs.len() < client.page_size();
     Ok((runs, complete))
 }
 

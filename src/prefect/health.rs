@@ -9,20 +9,23 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::client::{ApiError, ApiPath, Client};
 use super::collect::{
-    CollectError, Options, PAGE, POOL_HOLDING, paged, part, pool_data_from, run_evidence, server_info,
-    server_version,
+    CollectError, Options, POOL_HOLDING, part, pool_data_from, run_evidence, server_info, server_version,
 };
-use super::types::{FlowRun, StateType, WorkPool, WorkQueue, Worker};
+use super::pager;
+use super::types::{FlowRun, WorkPool, WorkQueue, Worker};
 use crate::evidence::{HealthEvidence, Part, PoolHealth, RunEvidence};
 use crate::redact::Redactor;
 
-/// At most this many stuck or late runs are read for the whole fleet; beyond it counts are lower bounds.
+/// At most this many stuck or due runs are read for the whole fleet in one go; when there are more,
+/// each pool is read on its own, up to `POOL_RUN_CAP`, so no pool goes unread.
 pub const RUN_CAP: usize = 2000;
+/// At most this many stuck or due runs are read per pool; beyond it that pool's counts are lower bounds.
+pub const POOL_RUN_CAP: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct HealthOptions {
@@ -36,32 +39,48 @@ pub struct HealthOptions {
     pub concurrency: usize,
 }
 
-/// Every run matching `filter` in `states`, oldest first, up to `cap`, and whether the cap was hit.
+/// Every run matching `filter` in `states`, in `sort` order, up to `cap`, and whether the cap was hit.
 async fn runs_capped(
     client: &Client,
     mut filter: Value,
     states: &[&str],
+    sort: &str,
     cap: usize,
 ) -> Result<(Vec<FlowRun>, bool), ApiError> {
     let mut flow_runs = filter.get("flow_runs").cloned().unwrap_or_else(|| json!({}));
     flow_runs["state"] = json!({"type": {"any_": states}});
     filter["flow_runs"] = flow_runs;
-    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
-    let mut all = Vec::new();
-    loop {
-        let mut b = filter.clone();
-        b["limit"] = json!(PAGE);
-        b["offset"] = json!(all.len());
-        let page: Vec<FlowRun> = client.post("/flow_runs/filter", &b).await?;
-        let n = page.len();
-        all.extend(page);
-        if n < PAGE {
-            return Ok((all, false));
+    filter["sort"] = json!(sort);
+    pager::capped::<FlowRun>(client, "/flow_runs/filter".into(), filter, cap).await
+}
+
+/// The stuck-run candidates of a scope: PENDING/CANCELLING runs (oldest first) and SCHEDULED runs due
+/// before `now` (soonest due first; the late threshold is applied by the checks, so a replay can use
+/// another one). Each list is capped at `cap`.
+async fn candidates(
+    client: &Client,
+    scope: &Value,
+    now: Timestamp,
+    cap: usize,
+) -> (Result<(Vec<FlowRun>, bool), ApiError>, Result<(Vec<FlowRun>, bool), ApiError>) {
+    let mut due = scope.clone();
+    due["flow_runs"] = json!({"next_scheduled_start_time": {"before_": now.to_string()}});
+    // Refused a slot, a run is rescheduled ahead each time: it waits although it is never due.
+    let mut refused = scope.clone();
+    refused["flow_runs"] = json!({"state": {"name": {"any_": [crate::checks::fleet::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
+    let (pending, due, refused) = tokio::join!(
+        runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], "EXPECTED_START_TIME_ASC", cap),
+        runs_capped(client, due, &["SCHEDULED"], "NEXT_SCHEDULED_START_TIME_ASC", cap),
+        runs_capped(client, refused, &["SCHEDULED"], "EXPECTED_START_TIME_ASC", cap),
+    );
+    let due = match (due, refused) {
+        (Ok((mut due, a)), Ok((refused, b))) => {
+            due.extend(refused);
+            Ok((due, a || b))
         }
-        if all.len() >= cap {
-            return Ok((all, true));
-        }
-    }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    (pending, due)
 }
 
 /// Groups runs by pool name.
@@ -78,11 +97,11 @@ fn by_pool(runs: Vec<FlowRun>) -> BTreeMap<String, Vec<FlowRun>> {
 /// The pools asked for, or every pool.
 async fn pools(client: &Client, names: &[String]) -> Result<Vec<WorkPool>, CollectError> {
     if names.is_empty() {
-        return Ok(paged::<WorkPool>(client, "/work_pools/filter".into(), json!({})).await?);
+        return Ok(pager::all::<WorkPool>(client, "/work_pools/filter".into(), json!({})).await?);
     }
-    let found: Vec<Result<WorkPool, ApiError>> = futures_util::future::join_all(names.iter().map(|n| async move {
-        client.get::<WorkPool>(ApiPath::new(["work_pools", n])).await
-    }))
+    let found: Vec<Result<WorkPool, ApiError>> = futures_util::future::join_all(
+        names.iter().map(|n| async move { client.get::<WorkPool>(ApiPath::new(["work_pools", n])).await }),
+    )
     .await;
     names
         .iter()
@@ -118,16 +137,13 @@ pub async fn collect_health(
 
     // Round 2: fleet-wide queues, stuck and late runs; workers and slot counts per pool.
     progress.set(&format!("reading {} pools: workers, queues, stuck and late runs", pools.len()));
-    let late_before =
-        (Timestamp::now() - SignedDuration::try_from(opts.late_threshold).unwrap_or_default()).to_string();
-    let queues = paged::<WorkQueue>(client, "/work_queues/filter".into(), json!({}));
-    let pending = runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], RUN_CAP);
-    let mut late_filter = scope.clone();
-    late_filter["flow_runs"] = json!({"expected_start_time": {"before_": late_before}});
-    let late = runs_capped(client, late_filter, &["SCHEDULED"], RUN_CAP);
+    // "Now" on the server's clock: due times are the server's.
+    let now = server.now(Timestamp::now());
+    let queues = pager::all::<WorkQueue>(client, "/work_queues/filter".into(), json!({}));
+    let fleet_runs = candidates(client, &scope, now, RUN_CAP);
     let per_pool = stream::iter(pools.iter())
         .map(|p| async move {
-            let workers = paged::<Worker>(client, ApiPath::new(["work_pools", &p.name, "workers", "filter"]), json!({}));
+            let workers = pager::all::<Worker>(client, ApiPath::new(["work_pools", &p.name, "workers", "filter"]), json!({}));
             // The server reports a limited pool's active slots (Prefect 3); otherwise count them.
             let count = async {
                 match (p.concurrency_limit, p.active_slots) {
@@ -148,7 +164,7 @@ pub async fn collect_health(
         })
         .buffer_unordered(opts.concurrency.max(1))
         .collect::<Vec<_>>();
-    let (queues, pending, late, per_pool) = tokio::join!(queues, pending, late, per_pool);
+    let (queues, (pending, late), per_pool) = tokio::join!(queues, fleet_runs, per_pool);
 
     let queues_by_pool: Result<BTreeMap<String, Vec<WorkQueue>>, String> =
         queues.map_err(|e| e.to_string()).map(|qs| {
@@ -160,14 +176,9 @@ pub async fn collect_health(
             }
             map
         });
-    let (pending_by_pool, pending_capped) = match pending {
-        Ok((runs, capped)) => (Ok(by_pool(runs)), capped),
-        Err(e) => (Err(e.to_string()), false),
-    };
-    let (late_by_pool, late_capped) = match late {
-        Ok((runs, capped)) => (Ok(by_pool(runs)), capped),
-        Err(e) => (Err(e.to_string()), false),
-    };
+    let fleet_capped = matches!(pending, Ok((_, true))) || matches!(late, Ok((_, true)));
+    let pending_by_pool = pending.map(|(runs, _)| by_pool(runs)).map_err(|e| e.to_string());
+    let late_by_pool = late.map(|(runs, _)| by_pool(runs)).map_err(|e| e.to_string());
     let mut per_pool: BTreeMap<String, (Part<Vec<Worker>>, Part<u64>)> =
         per_pool.into_iter().map(|(name, w, c)| (name, (w, c))).collect();
     let lookup = |map: &Result<BTreeMap<String, Vec<FlowRun>>, String>, name: &str| -> Part<Vec<FlowRun>> {
@@ -187,9 +198,10 @@ pub async fn collect_health(
             };
             PoolHealth {
                 pending: lookup(&pending_by_pool, &pool.name),
-                pending_capped,
+                pending_capped: false,
                 late: lookup(&late_by_pool, &pool.name),
-                late_capped,
+                late_capped: false,
+                late_is_all_due: true,
                 pool,
                 queues,
                 workers,
@@ -199,13 +211,39 @@ pub async fn collect_health(
         })
         .collect();
 
-    // Round 3: doctor evidence for the oldest stuck runs of each pool.
+    // The fleet had more candidates than one read holds: read each pool on its own, with its own budget.
+    if fleet_capped {
+        progress.set("reading stuck and late runs pool by pool");
+        let per_pool: Vec<_> = stream::iter(fleet.iter().map(|ph| ph.pool.name.clone()))
+            .map(|name| async move {
+                let scope = json!({"work_pools": {"name": {"any_": [name]}}});
+                (name, candidates(client, &scope, now, POOL_RUN_CAP).await)
+            })
+            .buffer_unordered(opts.concurrency.max(1))
+            .collect()
+            .await;
+        for (name, (pending, late)) in per_pool {
+            let Some(ph) = fleet.iter_mut().find(|p| p.pool.name == name) else { continue };
+            (ph.pending, ph.pending_capped) = match pending {
+                Ok((runs, capped)) => (Part::ok(runs), capped),
+                Err(e) => (Part::Failed { error: e.to_string() }, false),
+            };
+            (ph.late, ph.late_capped) = match late {
+                Ok((runs, capped)) => (Part::ok(runs), capped),
+                Err(e) => (Part::Failed { error: e.to_string() }, false),
+            };
+        }
+    }
+
+    // Round 3: doctor evidence for the oldest stuck runs of each pool (which ones: a pure plan).
     progress.set("diagnosing stuck runs");
-    let now = Timestamp::now();
+    let th = crate::evidence::Thresholds { pending: opts.pending_threshold, late: opts.late_threshold };
     let stuck: Vec<(usize, FlowRun)> = fleet
         .iter()
         .enumerate()
-        .flat_map(|(i, ph)| stuck_runs(ph, now, opts).into_iter().map(move |r| (i, r)))
+        .flat_map(|(i, ph)| {
+            crate::checks::fleet::stuck_runs(ph, now, th, opts.max_runs).into_iter().map(move |r| (i, r.clone()))
+        })
         .collect();
     let run_opts = Options { observe: None, pending_threshold: opts.pending_threshold };
     let hidden = crate::progress::Progress::hidden();
@@ -223,30 +261,7 @@ pub async fn collect_health(
         fleet[i].runs.push(ev);
     }
     for ph in &mut fleet {
-        ph.runs.sort_by_key(|r| r.flow_run.expected_start_time);
+        ph.runs.sort_by_key(|r| crate::checks::fleet::due_at(&r.flow_run));
     }
     Ok(HealthEvidence { server, requested: opts.pools.clone(), pools: fleet })
-}
-
-/// The oldest runs of a pool that are stuck: Pending past the pending threshold, or Late past the
-/// late threshold; at most `max_runs`.
-fn stuck_runs(ph: &PoolHealth, now: Timestamp, opts: &HealthOptions) -> Vec<FlowRun> {
-    let age = |r: &FlowRun| {
-        r.state
-            .as_ref()
-            .and_then(|s| s.timestamp)
-            .map(|t| Duration::try_from(now.duration_since(t)).unwrap_or_default())
-    };
-    let mut stuck: Vec<FlowRun> = ph
-        .pending
-        .value()
-        .into_iter()
-        .flatten()
-        .filter(|r| r.state_type() == Some(&StateType::Pending) && age(r).is_some_and(|a| a > opts.pending_threshold))
-        .chain(ph.late.value().into_iter().flatten())
-        .cloned()
-        .collect();
-    stuck.sort_by_key(|r| r.expected_start_time);
-    stuck.truncate(opts.max_runs);
-    stuck
 }

@@ -5,5 +5,6 @@ pub mod client;
 pub mod collect;
 pub mod health;
 pub mod observe;
+pub mod pager;
 pub mod slots;
 pub mod types;

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::client::{ApiPath, Client};
-use super::collect::paged;
+use super::pager;
 use super::types::{WorkQueue, Worker};
 use crate::evidence::{Observation, Observed};
 
@@ -24,11 +24,15 @@ pub async fn observe(client: &Client, pool: &str, window: Duration) -> Observati
     let mut queues: BTreeMap<String, BTreeSet<Timestamp>> = BTreeMap::new();
     let mut workers: BTreeMap<String, BTreeSet<Timestamp>> = BTreeMap::new();
     let mut samples = 0;
-    let (qpath, wpath) =
-        (ApiPath::new(["work_pools", pool, "queues", "filter"]), ApiPath::new(["work_pools", pool, "workers", "filter"]));
+    let (qpath, wpath) = (
+        ApiPath::new(["work_pools", pool, "queues", "filter"]),
+        ApiPath::new(["work_pools", pool, "workers", "filter"]),
+    );
     loop {
-        let (q, w) =
-            tokio::join!(paged::<WorkQueue>(client, qpath.clone(), json!({})), paged::<Worker>(client, wpath.clone(), json!({})));
+        let (q, w) = tokio::join!(
+            pager::all::<WorkQueue>(client, qpath.clone(), json!({})),
+            pager::all::<Worker>(client, wpath.clone(), json!({}))
+        );
         if let (Ok(q), Ok(w)) = (q, w) {
             samples += 1;
             for queue in q {

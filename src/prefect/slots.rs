@@ -19,9 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::{ApiError, ApiPath, Client};
-use super::collect::{
-    CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, paged, part, server_info, server_version,
-};
+use super::collect::{CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, part, server_info, server_version};
+use super::pager;
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
 use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{Holders, Part, SlotScope, SlotsEvidence, Waiting};
@@ -212,32 +211,19 @@ async fn pool_status_runs(client: &Client, pool: &str) -> Result<Vec<FlowRun>, A
     Ok(runs)
 }
 
-/// Every run matching `filter` in `states`: counted first, then all pages concurrently.
+/// Every run matching `filter` in `states`, each once (paged on a unique key, see `pager`).
 pub async fn all_runs(client: &Client, mut filter: Value, states: &[&str]) -> Result<Vec<FlowRun>, ApiError> {
     filter["flow_runs"] = json!({"state": {"type": {"any_": states}}});
-    let total: usize = client.post("/flow_runs/count", &filter).await?;
-    filter["sort"] = json!("EXPECTED_START_TIME_ASC");
-    let pages: Vec<Vec<FlowRun>> = stream::iter((0..total.div_ceil(PAGE)).map(|p| p * PAGE))
-        .map(|offset| {
-            let mut b = filter.clone();
-            b["limit"] = json!(PAGE);
-            b["offset"] = json!(offset);
-            async move { client.post::<Vec<FlowRun>>("/flow_runs/filter", &b).await }
-        })
-        .buffered(FAN_OUT)
-        .try_collect()
-        .await?;
-    // Runs that moved between pages may appear twice.
-    let mut seen = BTreeSet::new();
-    Ok(pages.into_iter().flatten().filter(|r| seen.insert(r.id.clone())).collect())
+    filter["sort"] = json!("ID_DESC");
+    pager::all::<FlowRun>(client, "/flow_runs/filter".into(), filter).await
 }
 
-/// Full flow runs for `ids`, 200 per request.
+/// Full flow runs for `ids`, a page of ids per request (at the server's page size).
 async fn runs_by_id(client: &Client, ids: &[String]) -> Result<Vec<FlowRun>, ApiError> {
     let batches: Vec<Vec<FlowRun>> = stream::iter(ids.chunks(PAGE))
         .map(|chunk| async move {
-            let body = json!({"flow_runs": {"id": {"any_": chunk}}, "limit": PAGE, "offset": 0});
-            client.post::<Vec<FlowRun>>("/flow_runs/filter", &body).await
+            let body = json!({"flow_runs": {"id": {"any_": chunk}}, "sort": "ID_DESC"});
+            pager::all::<FlowRun>(client, "/flow_runs/filter".into(), body).await
         })
         .buffered(FAN_OUT)
         .try_collect()
@@ -297,16 +283,31 @@ async fn add_details(
 
 /// Runs due and not started in the scope: how many, and when the oldest was due. One request reads
 /// the first few; only when there are more does the count need a second request.
-async fn waiting(client: &Client, mut filter: Value) -> Result<Waiting, ApiError> {
-    filter["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "expected_start_time": {"before_": Timestamp::now().to_string()}});
-    let mut page = filter.clone();
-    page["sort"] = json!("EXPECTED_START_TIME_ASC");
-    page["limit"] = json!(FEW);
-    let first: Vec<FlowRun> = client.post("/flow_runs/filter", &page).await?;
-    let oldest_expected_start = first.first().and_then(|r| r.expected_start_time);
-    let count =
-        if first.len() < FEW { first.len() as u64 } else { client.post::<u64>("/flow_runs/count", &filter).await? };
-    Ok(Waiting { count, oldest_expected_start })
+async fn waiting(client: &Client, mut filter: Value, now: Timestamp) -> Result<Waiting, ApiError> {
+    // Due is `next_scheduled_start_time`: `expected_start_time` is set once, so a run waiting out a
+    // retry delay or rescheduled would count as waiting long before it is due.
+    // A run refused a slot is rescheduled ahead at each refusal: it waits although it is not due.
+    let mut refused = filter.clone();
+    filter["flow_runs"] =
+        json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "next_scheduled_start_time": {"before_": now.to_string()}});
+    refused["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [crate::checks::fleet::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
+    let some = |filter: Value, sort: &'static str| async move {
+        let mut page = filter.clone();
+        page["sort"] = json!(sort);
+        page["limit"] = json!(FEW);
+        let first: Vec<FlowRun> = client.post("/flow_runs/filter", &page).await?;
+        let count = if first.len() < FEW {
+            first.len() as u64
+        } else {
+            client.post::<u64>("/flow_runs/count", &filter).await?
+        };
+        Ok::<_, ApiError>((first, count))
+    };
+    let (due, refused) =
+        tokio::join!(some(filter, "NEXT_SCHEDULED_START_TIME_ASC"), some(refused, "EXPECTED_START_TIME_ASC"));
+    let ((due, a), (refused, b)) = (due?, refused?);
+    let oldest_expected_start = due.iter().chain(&refused).filter_map(crate::checks::fleet::due_at).min();
+    Ok(Waiting { count: a + b, oldest_expected_start })
 }
 
 fn not_found(what: String, client: &Client) -> impl FnOnce(ApiError) -> CollectError + '_ {
@@ -414,6 +415,8 @@ pub async fn collect_slots(
     };
     let (scope, pool, queues, deployment) = resolved?;
     let server = server_info(client, version, cloud);
+    // "Now" on the server's clock, for the plan of what to read (ages are the server's).
+    let now = server.now(Timestamp::now());
     let v3 = server.flavor.is_v3_like();
     let pool_name = pool.value().map(|p| p.name.clone());
 
@@ -443,17 +446,17 @@ pub async fn collect_slots(
     };
     let all_queues = async {
         match (&scope, &pool_name) {
-            (SlotScope::WorkPool { .. }, Some(p)) => {
-                part(paged::<WorkQueue>(client, ApiPath::new(["work_pools", p, "queues", "filter"]), json!({})).await)
-            }
+            (SlotScope::WorkPool { .. }, Some(p)) => part(
+                pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", p, "queues", "filter"]), json!({})).await,
+            ),
             _ => queues.clone(),
         }
     };
     let workers = async {
         match &pool_name {
-            Some(p) => {
-                part(paged::<Worker>(client, ApiPath::new(["work_pools", p, "workers", "filter"]), json!({})).await)
-            }
+            Some(p) => part(
+                pager::all::<Worker>(client, ApiPath::new(["work_pools", p, "workers", "filter"]), json!({})).await,
+            ),
             None => Part::skipped("no work pool"),
         }
     };
@@ -464,15 +467,14 @@ pub async fn collect_slots(
         }
     };
     let (holders, queues, workers, waiting, flow) =
-        tokio::join!(holders, all_queues, workers, waiting(client, filter.clone()), flow);
+        tokio::join!(holders, all_queues, workers, waiting(client, filter.clone(), now), flow);
 
     progress.set("reading holder details");
     let holders = match holders {
         Ok((via, runs)) => {
             let needs_details = via == "concurrency_status";
             let result = if needs_details {
-                add_details(client, runs, workers.value().map(Vec::as_slice), Timestamp::now(), threshold, holding)
-                    .await
+                add_details(client, runs, workers.value().map(Vec::as_slice), now, threshold, holding).await
             } else {
                 Ok((runs, BTreeSet::new()))
             };
@@ -490,7 +492,7 @@ pub async fn collect_slots(
     let holder_logs = match holders.value() {
         Some(h) => {
             let judge = Judge {
-                now: Timestamp::now(),
+                now,
                 pending_threshold: threshold,
                 pool: pool_name.as_deref(),
                 workers: workers.value().map(Vec::as_slice),

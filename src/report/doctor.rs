@@ -5,10 +5,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::fmt::{ago, count, human};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, rank, status_of};
 use crate::checks::{self, Ctx, Finding, Item, Kind, Phase, Severity};
 use crate::evidence::{Part, RunEvidence, SourceRecord, Thresholds, ToolInfo};
+use crate::fmt::{ago, count, human};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {

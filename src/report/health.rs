@@ -8,13 +8,13 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::fmt::{count, human};
 use super::style::Styles;
 use super::table::{findings_section, sources_section};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, doctor, rank, status_of};
 use crate::checks::fleet::{self, PoolCounts};
 use crate::checks::{Finding, Kind, Severity};
 use crate::evidence::{HealthEvidence, PoolHealth, SourceRecord, Thresholds, ToolInfo};
+use crate::fmt::{count, human};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthReport {
@@ -113,7 +113,7 @@ pub fn build(ev: &HealthEvidence, collected_at: Timestamp, th: Thresholds, sourc
     for (i, ph) in ev.pools.iter().enumerate() {
         let findings = findings_of(ph, now, collected_at, th);
         let judge = fleet::judge(ph, now, th);
-        let c: PoolCounts = fleet::counts(ph, &judge);
+        let c: PoolCounts = fleet::counts(ph, &judge, th.late);
         rows.push(PoolRow {
             name: ph.pool.name.clone(),
             pool_type: ph.pool.pool_type.clone(),

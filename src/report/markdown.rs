@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::doctor::{DoctorReport, ItemStatus};
-use crate::fmt::human;
 use super::style::item_symbol;
+use crate::fmt::human;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")

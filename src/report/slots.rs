@@ -8,12 +8,12 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::fmt::{ago, count, human};
 use super::style::Styles;
 use super::table::{findings_section, sources_section};
 use super::{RankedFinding, SCHEMA_VERSION, Status, Verdict, rank, status_of};
 use crate::checks::{self, Finding, Judge, Kind, Severity, WorkerStatus, sh};
 use crate::evidence::{SlotScope, SlotsEvidence, SourceRecord, ToolInfo};
+use crate::fmt::{ago, count, human};
 use crate::prefect::types::{FlowRun, StateType};
 
 /// Utilisation from which the verdict is a warning (SPEC 4: exit 1 at 80 % or more).
@@ -171,14 +171,12 @@ pub fn build(
     let zombies: Vec<(&FlowRun, String)> =
         runs.iter().filter_map(|r| judge.zombie_reason(r).map(|why| (r, why))).collect();
     let unjudged = runs.iter().filter(|r| judge.unjudged(r)).count();
-    if !zombies.is_empty() {
-        findings.push(checks::slots::zombie_finding(
-            Severity::Critical,
-            "These runs will never give their slots back by themselves: cancel them to free the slots.",
-            &zombies,
-            unjudged,
-        ));
-    }
+    findings.extend(checks::slots::zombie_finding(
+        Severity::Critical,
+        "These runs will never give their slots back by themselves: cancel them to free the slots.",
+        &zombies,
+        unjudged,
+    ));
     if let Some(f) = target.leases.and_then(|l| expired_finding(ev, l, runs)) {
         findings.push(f);
     }

@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use super::doctor::DoctorReport;
-use crate::fmt::human;
 use super::style::{Styles, item_symbol};
 use super::{RankedFinding, Status};
 use crate::evidence::SourceRecord;
+use crate::fmt::human;
 
 impl DoctorReport {
     /// `STUCK`, `CRITICAL` (a crashed run is not stuck), `WARNING`, `OK`, `UNKNOWN`.

@@ -103,6 +103,26 @@ fn retry_after_beyond_the_budget() {
     assert!(out.stderr.contains("HTTP 429") && out.stderr.contains("retry after 120s"), "{}", out.stderr);
 }
 
+/// Regression (issue 9): a server that answers 429 with `Retry-After: 0` forever gets the first try
+/// and 5 retries, not a retry loop until the deadline.
+#[test]
+fn retry_after_does_not_extend_the_tries() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        if is_run_read(r) {
+            Fault::Respond { status: 429, headers: vec![("retry-after", "0".into())], body: "{}".into() }
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--timeout", "20s"]);
+    out.expect_code(3);
+    let reads = proxy.seen().iter().filter(|r| is_run_read(r)).count();
+    assert_eq!(reads, 6, "one try and 5 retries of the run read");
+    assert!(out.stderr.contains("HTTP 429"), "{}", out.stderr);
+}
+
 /// A 502 and a dropped connection are retried transparently.
 #[test]
 fn transient_failures_are_retried() {

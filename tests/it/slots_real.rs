@@ -19,6 +19,7 @@ on_both!(
     more_holders_than_a_page,
     deployment_without_limit,
     replay_reproduces_the_report,
+    retrying_run_is_not_waiting,
 );
 
 /// Runs `args` as JSON (validated against the schema) and as a table; snapshots both; returns the JSON.
@@ -275,4 +276,83 @@ fn deployment_limit_p3() {
     assert_eq!(v["holders"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["waiting"]["count"], 1);
     assert_eq!(finding_ids(&v), ["slots.deployment-full"]);
+}
+
+/// Regression (issue 9): a server whose page limit is 10 (it answers 422 to a limit of 200), and runs
+/// that leave their slots while the holders are paged: every run that held a slot throughout is listed
+/// exactly once. The flow-run filter path is forced (concurrency_status answered 404, as on servers
+/// without it), and on the third page request five runs already read are completed, which shifts every
+/// later row up by five places.
+#[test]
+fn paging_adapts_to_the_server_limit_and_to_runs_that_move() {
+    let s = harness::p3_small();
+    let api = s.api();
+    let pool = api.pool("paging", "process");
+    api.set_pool_limit(&pool, 1000);
+    let dep = api.deployment(&pool, "default");
+    let runs = runs_in_state(&api, &dep, "RUNNING", 34);
+    // ID_DESC order: the five highest ids are read on the first page; completing them mid-scan moves
+    // every later row five places up.
+    let mut ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+    ids.sort();
+    ids.reverse();
+    let leaving: Vec<String> = ids[..5].to_vec();
+    let pages = std::sync::atomic::AtomicUsize::new(0);
+    let leaving_for_proxy = leaving.clone();
+    let proxy = harness::proxy::Proxy::start(&s.url, move |r, _| {
+        if r.path.ends_with("/concurrency_status") {
+            return harness::proxy::Fault::Respond {
+                status: 404,
+                headers: vec![],
+                body: r#"{"detail":"Not Found"}"#.into(),
+            };
+        }
+        let holder_page = r.path == "/flow_runs/filter" && r.body.contains("RUNNING") && r.body.contains("ID_DESC");
+        if holder_page && pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2 {
+            let api = harness::p3_small().api();
+            for id in &leaving_for_proxy {
+                api.post(&format!("/flow_runs/{id}/set_state"), json!({"state": {"type": "COMPLETED"}, "force": true}));
+            }
+        }
+        harness::proxy::Fault::Pass
+    });
+    let out = harness::unstuck(&["work-pool", "slots", &pool.name, "--api-url", &proxy.url, "-o", "json"]);
+    assert!(out.code == 0 || out.code == 1, "exit {}: {}", out.code, out.stderr);
+    let v = out.json();
+    let listed: Vec<&str> =
+        v["holders"].as_array().expect("holders").iter().filter_map(|h| h["run_id"].as_str()).collect();
+    for id in ids.iter().filter(|id| !leaving.contains(id)) {
+        assert_eq!(listed.iter().filter(|l| **l == id.as_str()).count(), 1, "run {id} listed once: {listed:?}");
+    }
+    let unique: std::collections::BTreeSet<&&str> = listed.iter().collect();
+    assert_eq!(unique.len(), listed.len(), "no run twice");
+    // Pages of 10 rows, learnt from the 422: only the first requests (sent at once, before any answer)
+    // asked for more than the server allows; every request after the first answer asks for 10.
+    let limits: Vec<u64> = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.path == "/flow_runs/filter")
+        .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok()?.get("limit")?.as_u64())
+        .collect();
+    let learnt = limits.iter().position(|l| *l <= 10).expect("a page of 10");
+    assert!(learnt <= 3 && limits[learnt..].iter().all(|l| *l <= 10), "{limits:?}");
+}
+
+/// Regression (issue 9): a run waiting out a retry delay (Scheduled/AwaitingRetry, due in 10 minutes)
+/// whose `expected_start_time` is long past is not counted as waiting; a Late run beside it is.
+fn retrying_run_is_not_waiting(s: &Server) {
+    let api = s.api();
+    let pool = api.pool("retrying", "process");
+    let dep = api.deployment(&pool, "default");
+    let retrying = api.run(&dep, -900);
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10)).to_string();
+    api.set_state(
+        &retrying,
+        json!({"type": "SCHEDULED", "name": "AwaitingRetry", "state_details": {"scheduled_time": later}}),
+    );
+    let v = slots(s, "retrying_run_is_not_waiting", &["work-pool", "slots", &pool.name], 0);
+    assert_eq!(v["waiting"]["count"], 0, "{v}");
+    api.late_run(&dep, 600);
+    let out = s.unstuck(&["work-pool", "slots", &pool.name, "-o", "json"]);
+    assert_eq!(out.json()["waiting"]["count"], 1);
 }

@@ -82,6 +82,12 @@ pub fn p3_secure() -> &'static Server {
 }
 
 /// Prefect 2 with CSRF protection.
+/// Prefect 3 whose page limit is 10 (`PREFECT_SERVER_API_DEFAULT_LIMIT=10`): a limit of 200 is a 422.
+pub fn p3_small() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| from_env("p3small", Gen::P3, "UNSTUCK_TEST_P3_SMALL_URL", None, false))
+}
+
 pub fn p2_csrf() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| from_env("p2csrf", Gen::P2, "UNSTUCK_TEST_P2_CSRF_URL", None, true))

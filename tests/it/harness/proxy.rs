@@ -29,6 +29,8 @@ pub struct Seen {
     /// Path relative to the API root, with query (`/flow_runs/filter`).
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The request body, as text.
+    pub body: String,
 }
 
 type Rule = dyn Fn(&Seen, usize) -> Fault + Send + Sync;
@@ -116,7 +118,12 @@ fn handle(
     reader.read_exact(&mut body)?;
 
     let rel = full_path.strip_prefix("/api").unwrap_or(&full_path).to_string();
-    let req = Seen { method: method.clone(), path: rel.clone(), headers: headers.clone() };
+    let req = Seen {
+        method: method.clone(),
+        path: rel.clone(),
+        headers: headers.clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
     let nth = {
         let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
         s.push(req.clone());

@@ -61,6 +61,15 @@ pub(crate) fn emit(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
     }
 }
 
+/// Installs the one rustls crypto provider of the process (ring): every TLS client (reqwest for
+/// Prefect, and the Kubernetes and AWS clients when they come) shares it. With two providers compiled
+/// in (kube's default ring, the AWS SDK's default aws-lc-rs) rustls cannot choose one and panics when a
+/// client is built, so the choice is made here, once, before any client exists.
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed: ours, by an earlier call.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Runs one command, writing its report to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
     let global = cli.global;
@@ -86,5 +95,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
         Command::Checks(args) => commands::checks(args, out),
         Command::Explain(args) => commands::explain(args, out),
         Command::Completions(args) => commands::completions(args, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The one crypto provider serves every client unstuck builds, over HTTP and HTTPS.
+    #[test]
+    fn every_client_builds_with_the_one_provider() {
+        super::install_crypto_provider();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+        for url in ["http://127.0.0.1:4200/api", "https://prefect.example/api"] {
+            let flags = crate::config::ApiFlags { api_url: Some(url.to_string()), profile: None };
+            let cfg = crate::config::resolve(&flags, &|_| None).expect("config");
+            let client = crate::prefect::client::Client::new(
+                &cfg,
+                std::time::Duration::from_secs(1),
+                0,
+                crate::redact::Redactor::default(),
+            );
+            assert!(client.is_ok(), "{url}");
+        }
     }
 }

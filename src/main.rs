@@ -6,6 +6,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
+    unstuck::install_crypto_provider();
     let cli = match unstuck::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -183,8 +183,9 @@ struct Raw {
 impl Client {
     /// Builds a client for `cfg` with a deadline `budget` from now.
     pub fn new(cfg: &ApiConfig, budget: Duration, verbose: u8, redactor: Redactor) -> Result<Client, String> {
-        // One crypto provider for the whole process (ring); a second install attempt is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The process-wide crypto provider (`crate::install_crypto_provider`) is installed by `main`;
+        // this is a no-op then, and makes the client usable from a library caller too.
+        crate::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("unstuck/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())

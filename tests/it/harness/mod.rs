@@ -47,15 +47,45 @@ pub struct Server {
     pub venv: PathBuf,
 }
 
+/// The servers' settings: from the environment when `scripts/test` started them, else from
+/// `scripts/servers`, started once for this test process (plain `cargo test`). That script stops the
+/// servers when its standard input closes, which happens when this process exits.
+fn setting(var: &str) -> String {
+    if let Ok(v) = std::env::var(var) {
+        return v;
+    }
+    static STARTED: OnceLock<std::collections::HashMap<String, String>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        use std::io::BufRead;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        eprintln!("UNSTUCK_TEST_* not set: starting the Prefect test servers with scripts/servers (a few minutes the first time)");
+        let mut child = Command::new("bash")
+            .arg(root.join("scripts/servers"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run scripts/servers: {e}"));
+        let stdout = child.stdout.take().expect("servers stdout");
+        let mut vars = std::collections::HashMap::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            if line == "READY" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                vars.insert(k.to_string(), v.to_string());
+            }
+        }
+        assert!(vars.contains_key("UNSTUCK_TEST_P3_URL"), "scripts/servers did not start the servers (see its output above)");
+        // Held open for the life of the process: its end closes the pipe and stops the servers.
+        std::mem::forget(child);
+        vars
+    });
+    started.get(var).cloned().unwrap_or_else(|| panic!("scripts/servers did not say {var}"))
+}
+
 fn from_env(label: &'static str, version: Gen, url_var: &str, auth_var: Option<&str>, csrf: bool) -> Server {
-    let need = |var: &str| {
-        std::env::var(var).unwrap_or_else(|_| {
-            panic!(
-                "{var} is not set: the real-server tests need the Prefect servers that ./scripts/test starts \
-                 (run ./scripts/test, optionally with a test name filter)"
-            )
-        })
-    };
+    let need = |var: &str| setting(var);
     let venv_var = match version {
         Gen::P3 => "UNSTUCK_TEST_P3_VENV",
         Gen::P2 => "UNSTUCK_TEST_P2_VENV",

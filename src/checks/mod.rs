@@ -3,6 +3,7 @@
 //! A check never does I/O and never reads the clock: "now" comes from the evidence. Each check
 //! returns zero or more findings; ranking and the verdict happen in `report`.
 
+pub mod checklist;
 mod claimer;
 mod claims;
 mod ctx;

@@ -264,6 +264,14 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
         save_bundle(&bundle, path, &redactor)?;
     }
     let th = thresholds(&args.thresholds, bundle.thresholds);
+    // Older bundles hold only the runs late by the threshold they were collected with.
+    if th.late < bundle.thresholds.late && ev.pools.iter().any(|p| !p.late_is_all_due) && !g.quiet {
+        eprintln!(
+            "unstuck: warning: this bundle holds only runs late by more than {} (its --late-threshold): \
+             runs late by less are not counted",
+            humantime::format_duration(bundle.thresholds.late)
+        );
+    }
     let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources);
     let text = match args.output {
         HealthFormat::Json => to_json(&report, &redactor)?,

@@ -48,12 +48,13 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
 });
 
 /// Words that are secret only when they look like one (see `looks_like_token`): a bare "Bearer x" /
-/// "Basic x", and 40-character runs of base64 (the shape of an AWS secret access key).
-static TOKEN_SHAPED: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+/// "Basic x", and 40-character runs of base64 (the shape of an AWS secret access key; the `true` beside
+/// that pattern tells `looks_like_token` to judge it as one).
+static TOKEN_SHAPED: LazyLock<Vec<(Regex, bool)>> = LazyLock::new(|| {
     let re = |re: &str| Regex::new(re).unwrap_or_else(|e| panic!("redaction pattern {re}: {e}"));
     vec![
-        (re(r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})"), ""),
-        (re(r"(^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"), "aws"),
+        (re(r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})"), false),
+        (re(r"(^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"), true),
     ]
 });
 
@@ -109,8 +110,7 @@ impl Redactor {
                 out = Cow::Owned(s);
             }
         }
-        for (re, kind) in TOKEN_SHAPED.iter() {
-            let aws = *kind == "aws";
+        for &(ref re, aws) in TOKEN_SHAPED.iter() {
             let replaced = re.replace_all(&out, |c: &regex::Captures<'_>| {
                 let (whole, lead, word) = (&c[0], &c[1], &c[2]);
                 if looks_like_token(word, aws) {

@@ -287,27 +287,24 @@ impl Client {
         path: &ApiPath,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ApiError> {
-        match self.call_once(method.clone(), path, body).await {
-            // A server started with a lower PREFECT_SERVER_API_DEFAULT_LIMIT refuses our page size:
-            // learn its limit and ask again with it (pagers read `page_size` to know a short page).
-            Err(ApiError::Status { status: 422, detail, .. }) if invalid_limit(&detail).is_some_and(|n| n > 0) => {
-                let n = invalid_limit(&detail).unwrap_or(MAX_PAGE);
-                self.page_limit.fetch_min(n, Ordering::Relaxed);
-                let mut smaller = body.cloned().unwrap_or_default();
-                let mut changed = false;
-                for key in ["limit", "flow_run_limit"] {
-                    if smaller.get(key).and_then(|v| v.as_u64()).is_some_and(|l| l > n as u64) {
-                        smaller[key] = serde_json::json!(n);
-                        changed = true;
-                    }
-                }
-                if !changed {
-                    return Err(ApiError::Status { path: path.to_string(), status: 422, detail });
-                }
-                self.call_once(method, path, Some(&smaller)).await
+        let result = self.call_once(method.clone(), path, body).await;
+        // A server started with a lower PREFECT_SERVER_API_DEFAULT_LIMIT refuses our page size: learn
+        // its limit and ask again with it (pagers read `page_size` to know a short page).
+        let Err(ApiError::Status { status: 422, detail, .. }) = &result else { return result };
+        let Some(n) = invalid_limit(detail).filter(|n| *n > 0) else { return result };
+        self.page_limit.fetch_min(n, Ordering::Relaxed);
+        let mut smaller = body.cloned().unwrap_or_default();
+        let mut changed = false;
+        for key in ["limit", "flow_run_limit"] {
+            if smaller.get(key).and_then(|v| v.as_u64()).is_some_and(|l| l > n as u64) {
+                smaller[key] = serde_json::json!(n);
+                changed = true;
             }
-            other => other,
         }
+        if !changed {
+            return result;
+        }
+        self.call_once(method, path, Some(&smaller)).await
     }
 
     async fn call_once<T: DeserializeOwned>(
@@ -316,7 +313,6 @@ impl Client {
         path: &ApiPath,
         body: Option<&serde_json::Value>,
     ) -> Result<T, ApiError> {
-        self.url(&method, path)?;
         let op = || self.once_with_csrf(method.clone(), path, body);
         let retrying = op
             .retry(

@@ -220,7 +220,8 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     // The observation window comes on top of the deadline for the requests themselves.
     let budget = args.api.timeout + args.observe.unwrap_or_default();
     let live = Live::open(&args.api, g, budget, args.output == DoctorFormat::Table)?;
-    let opts = collect::Options { observe: args.observe, pending_threshold: th.pending };
+    let planner = checks::plan::Planner { thresholds: th, max_runs: 0 };
+    let opts = collect::Options { observe: args.observe, plan: &planner };
     let ev =
         live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
     let failed = failures(&[
@@ -294,13 +295,9 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
 fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
     let th = thresholds(&args.thresholds, Thresholds::default());
     let live = Live::open(&args.api, g, args.api.timeout, args.output == HealthFormat::Table)?;
-    let opts = health::HealthOptions {
-        pools: args.pools.clone(),
-        pending_threshold: th.pending,
-        late_threshold: th.late,
-        max_runs: args.max_runs,
-        concurrency: usize::from(args.concurrency),
-    };
+    let planner = checks::plan::Planner { thresholds: th, max_runs: args.max_runs };
+    let opts =
+        health::HealthOptions { pools: args.pools.clone(), plan: &planner, concurrency: usize::from(args.concurrency) };
     let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
     let unread = ev
         .pools
@@ -331,8 +328,20 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
             let target = target.ok_or_else(|| Failure::usage("say which pool, queue or deployment"))?;
             let th = threshold.unwrap_or(Thresholds::default().pending);
             let live = Live::open(&args.api, g, args.api.timeout, args.output == ListFormat::Table)?;
-            let ev =
-                live.run(slots::collect_slots(&live.client, &target, live.cloud, &live.redactor, th, &live.progress))?;
+            let ev = {
+                let planner = checks::plan::Planner {
+                    thresholds: Thresholds { pending: th, ..Thresholds::default() },
+                    max_runs: 0,
+                };
+                live.run(slots::collect_slots(
+                    &live.client,
+                    &target,
+                    live.cloud,
+                    &live.redactor,
+                    &planner,
+                    &live.progress,
+                ))?
+            };
             let failed = failures(&[
                 ("holders", ev.holders.why_failed()),
                 ("queues", ev.queues.why_failed()),

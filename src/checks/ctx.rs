@@ -103,11 +103,7 @@ impl<'a> Ctx<'a> {
     /// How late a waiting run is (negative: due in the future). A run refused a concurrency slot is
     /// rescheduled 30 s ahead at every refusal, so its lateness counts from when it was first due.
     pub fn lateness(&self) -> Option<SignedDuration> {
-        let due = match self.phase() {
-            Phase::AwaitingSlot => self.run().expected_start_time.or_else(|| self.scheduled_time()),
-            _ => self.scheduled_time(),
-        };
-        due.map(|t| self.now.duration_since(t))
+        self.run().due_at().map(|t| self.now.duration_since(t))
     }
 
     /// Whether the run has waited past its threshold: the condition for calling it stuck.

@@ -57,27 +57,12 @@ pub fn counts(ph: &PoolHealth, judge: &Judge<'_>, late: Duration) -> PoolCounts 
     }
 }
 
-/// When a waiting run is due: its Scheduled state's time, else `next_scheduled_start_time`, else
-/// `expected_start_time` (which Prefect sets once: a run waiting out a retry delay or rescheduled has
-/// an old one, so it is the last resort). A run refused a concurrency slot is rescheduled 30 s ahead at
-/// every refusal, so it waits from when it was first due.
-pub fn due_at(r: &FlowRun) -> Option<Timestamp> {
-    let scheduled = r.state.as_ref().and_then(|s| s.state_details.scheduled_time).or(r.next_scheduled_start_time);
-    if r.state_name() == AWAITING_SLOT {
-        return r.expected_start_time.or(scheduled);
-    }
-    scheduled.or(r.expected_start_time)
-}
-
-/// The state name of a run the deployment's concurrency limit refused.
-pub const AWAITING_SLOT: &str = "AwaitingConcurrencySlot";
-
 /// The pool's SCHEDULED runs due longer ago than the late threshold, oldest first. The bundle holds
 /// every run that was due when it was collected, so a replay may use any late threshold.
 pub fn late_runs<'a>(ph: &'a PoolHealth, judge: &Judge<'_>, late: Duration) -> Vec<&'a FlowRun> {
     let mut late: Vec<&FlowRun> =
-        ph.late.value().into_iter().flatten().filter(|r| due_at(r).is_some_and(|t| judge.since(t) > late)).collect();
-    late.sort_by_key(|r| due_at(r));
+        ph.late.value().into_iter().flatten().filter(|r| r.due_at().is_some_and(|t| judge.since(t) > late)).collect();
+    late.sort_by_key(|r| r.due_at());
     late
 }
 
@@ -93,7 +78,7 @@ pub fn stuck_runs(ph: &PoolHealth, now: Timestamp, th: Thresholds, max: usize) -
         .filter(|r| r.state_type() == Some(&StateType::Pending) && age(&judge, r) > th.pending)
         .chain(late_runs(ph, &judge, th.late))
         .collect();
-    stuck.sort_by_key(|r| due_at(r));
+    stuck.sort_by_key(|r| r.due_at());
     stuck.truncate(max);
     stuck
 }
@@ -116,7 +101,7 @@ fn late_in<'a>(ph: &'a PoolHealth, judge: &Judge<'_>, late: Duration, queue: &st
 fn waiting_note(judge: &Judge<'_>, late: &[&FlowRun], stuck: usize) -> String {
     let late_note = late
         .iter()
-        .filter_map(|r| due_at(r))
+        .filter_map(|r| r.due_at())
         .min()
         .map(|t| format!("{} late, the oldest due {}", count(late.len(), "run"), ago(judge.since(t))));
     let stuck_note = (stuck > 0).then(|| format!("{} stuck in Pending", count(stuck, "run")));

@@ -11,6 +11,7 @@ mod deployment;
 pub mod fleet;
 pub mod judge;
 pub mod logs;
+pub mod plan;
 mod pollers;
 mod pool;
 mod run;

@@ -7,7 +7,6 @@ use serde_json::json;
 use super::client::{ApiError, ApiPath, Client};
 use super::pager;
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
-use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
 use crate::redact::Redactor;
 
@@ -141,12 +140,12 @@ async fn resolve_run(client: &Client, run: &RunRef) -> Result<FlowRun, CollectEr
 }
 
 /// What to collect besides the defaults.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
     /// Sample queue polls and worker heartbeats for this long (`--observe`).
     pub observe: Option<std::time::Duration>,
-    /// How long a holder may stay Pending before its logs are worth reading.
-    pub pending_threshold: std::time::Duration,
+    /// Which holders need their logs read.
+    pub plan: &'a dyn super::Plan,
 }
 
 /// Concurrent requests for per-holder reads.
@@ -158,7 +157,7 @@ pub async fn collect_run(
     run_ref: &RunRef,
     cloud: bool,
     redactor: &Redactor,
-    opts: Options,
+    opts: Options<'_>,
     progress: &crate::progress::Progress,
 ) -> Result<RunEvidence, CollectError> {
     // Round 1: the version probe and the run itself are independent.
@@ -217,7 +216,7 @@ pub async fn run_evidence(
     run: FlowRun,
     server: ServerInfo,
     known: Option<PoolData>,
-    opts: Options,
+    opts: Options<'_>,
     redactor: &Redactor,
     progress: &crate::progress::Progress,
 ) -> RunEvidence {
@@ -287,15 +286,13 @@ pub async fn run_evidence(
     // Round 3: the holders' logs (and the rest of any holder list longer than a page).
     progress.set("reading concurrency slot holders");
     let mut concurrency = holders(client, &run, &pool, &queues, &deployment, holders_page, deployment_page).await;
-    let judge = Judge {
-        now: server.now(jiff::Timestamp::now()),
-        pending_threshold: opts.pending_threshold,
-        pool: pool_name.as_deref(),
-        workers: workers.value().map(Vec::as_slice),
-        logs: None,
-        summaries_only: None,
-    };
-    concurrency.holder_logs = holder_logs(client, concurrency.all_holders(), &judge, redactor).await;
+    let wanted = opts.plan.holder_logs(
+        server.now(jiff::Timestamp::now()),
+        pool_name.as_deref(),
+        workers.value().map(Vec::as_slice),
+        &concurrency.all_holders(),
+    );
+    concurrency.holder_logs = holder_logs(client, concurrency.all_holders(), &wanted, redactor).await;
 
     let observation = match (opts.observe, &pool_name) {
         (Some(window), Some(p)) => {
@@ -459,19 +456,16 @@ async fn holders(
     Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Part::skipped("no slot holders") }
 }
 
-/// For each holder that needs it (the `HOLDER_LOG_CAP` longest-held): its first 10 log lines (the worker's "submitting"
-/// line) and its latest line (is it still talking?).
+/// For each holder the plan names (`wanted`, in its order): its first 10 log lines (the worker's
+/// "submitting" line) and its latest line (is it still talking?).
 pub async fn holder_logs(
     client: &Client,
     holders: Vec<&FlowRun>,
-    judge: &Judge<'_>,
+    wanted: &[String],
     redactor: &Redactor,
 ) -> Part<Vec<RunLogs>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    // The longest-held first: the likeliest to be dead.
-    let mut wanted: Vec<&FlowRun> = holders.into_iter().filter(|r| judge.needs_logs(r)).collect();
-    wanted.sort_by_key(|r| r.state.as_ref().and_then(|s| s.timestamp));
-    wanted.truncate(HOLDER_LOG_CAP);
+    let wanted: Vec<&FlowRun> = wanted.iter().filter_map(|id| holders.iter().find(|r| &r.id == id).copied()).collect();
     if wanted.is_empty() {
         return Part::skipped("no slot holder needs its logs read");
     }

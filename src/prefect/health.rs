@@ -6,7 +6,6 @@
 //! command's deadline: whatever was not reached is marked as not collected, and the rest is reported.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
@@ -27,14 +26,12 @@ pub const RUN_CAP: usize = 2000;
 /// At most this many stuck or due runs are read per pool; beyond it that pool's counts are lower bounds.
 pub const POOL_RUN_CAP: usize = 500;
 
-#[derive(Debug, Clone)]
-pub struct HealthOptions {
+#[derive(Clone)]
+pub struct HealthOptions<'a> {
     /// Pools to look at (empty: all of them).
     pub pools: Vec<String>,
-    pub pending_threshold: Duration,
-    pub late_threshold: Duration,
-    /// Stuck runs diagnosed per pool (the oldest first).
-    pub max_runs: usize,
+    /// Which runs of each pool to diagnose, and which holders need their logs read.
+    pub plan: &'a dyn super::Plan,
     /// Requests in flight at once.
     pub concurrency: usize,
 }
@@ -67,7 +64,7 @@ async fn candidates(
     due["flow_runs"] = json!({"next_scheduled_start_time": {"before_": now.to_string()}});
     // Refused a slot, a run is rescheduled ahead each time: it waits although it is never due.
     let mut refused = scope.clone();
-    refused["flow_runs"] = json!({"state": {"name": {"any_": [crate::checks::fleet::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
+    refused["flow_runs"] = json!({"state": {"name": {"any_": [super::types::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
     let (pending, due, refused) = tokio::join!(
         runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], "EXPECTED_START_TIME_ASC", cap),
         runs_capped(client, due, &["SCHEDULED"], "NEXT_SCHEDULED_START_TIME_ASC", cap),
@@ -120,7 +117,7 @@ pub async fn collect_health(
     client: &Client,
     cloud: bool,
     redactor: &Redactor,
-    opts: &HealthOptions,
+    opts: &HealthOptions<'_>,
     progress: &crate::progress::Progress,
 ) -> Result<HealthEvidence, CollectError> {
     progress.set("reading work pools");
@@ -237,15 +234,12 @@ pub async fn collect_health(
 
     // Round 3: doctor evidence for the oldest stuck runs of each pool (which ones: a pure plan).
     progress.set("diagnosing stuck runs");
-    let th = crate::evidence::Thresholds { pending: opts.pending_threshold, late: opts.late_threshold };
     let stuck: Vec<(usize, FlowRun)> = fleet
         .iter()
         .enumerate()
-        .flat_map(|(i, ph)| {
-            crate::checks::fleet::stuck_runs(ph, now, th, opts.max_runs).into_iter().map(move |r| (i, r.clone()))
-        })
+        .flat_map(|(i, ph)| opts.plan.stuck_runs(now, ph).into_iter().map(move |r| (i, r)))
         .collect();
-    let run_opts = Options { observe: None, pending_threshold: opts.pending_threshold };
+    let run_opts = Options { observe: None, plan: opts.plan };
     let hidden = crate::progress::Progress::hidden();
     let diagnosed: Vec<(usize, RunEvidence)> = stream::iter(stuck)
         .map(|(i, run)| {
@@ -261,7 +255,7 @@ pub async fn collect_health(
         fleet[i].runs.push(ev);
     }
     for ph in &mut fleet {
-        ph.runs.sort_by_key(|r| crate::checks::fleet::due_at(&r.flow_run));
+        ph.runs.sort_by_key(|r| r.flow_run.due_at());
     }
     Ok(HealthEvidence { server, requested: opts.pools.clone(), pools: fleet })
 }

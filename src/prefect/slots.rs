@@ -11,7 +11,6 @@
 //! as many as get their logs read).
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use jiff::Timestamp;
@@ -22,12 +21,9 @@ use super::client::{ApiError, ApiPath, Client};
 use super::collect::{CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, part, server_info, server_version};
 use super::pager;
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
-use crate::checks::{HOLDER_LOG_CAP, Judge};
 use crate::evidence::{Holders, Part, SlotScope, SlotsEvidence, Waiting};
 use crate::redact::Redactor;
 
-/// Up to this many holders, every holder's details are read.
-pub const DETAIL_CAP: usize = 1000;
 /// Concurrent page or batch requests.
 const FAN_OUT: usize = 4;
 /// Waiting runs read in full before counting the rest.
@@ -236,32 +232,11 @@ async fn runs_by_id(client: &Client, ids: &[String]) -> Result<Vec<FlowRun>, Api
 async fn add_details(
     client: &Client,
     mut runs: Vec<FlowRun>,
-    workers: Option<&[Worker]>,
-    now: Timestamp,
-    threshold: Duration,
+    wanted: &[String],
     holding: &[&str],
 ) -> Result<(Vec<FlowRun>, BTreeSet<String>), ApiError> {
-    let judge = Judge { now, pending_threshold: threshold, pool: None, workers, logs: None, summaries_only: None };
-    let some_worker_down = workers.is_none_or(|w| w.iter().any(|w| !judge.liveness(w).is_online()));
-    let wanted: Vec<String> = if runs.len() <= DETAIL_CAP {
-        runs.iter().map(|r| r.id.clone()).collect()
-    } else {
-        let since = |r: &FlowRun| r.state.as_ref().and_then(|s| s.timestamp);
-        let old_pending = runs.iter().filter(|r| {
-            r.state_type() == Some(&StateType::Pending) && since(r).is_some_and(|t| judge.since(t) > threshold)
-        });
-        // A Running holder is dead only if its logs went quiet too, and only the oldest
-        // `HOLDER_LOG_CAP` get their logs read: details for the others would show nothing more.
-        let mut running: Vec<&FlowRun> = if some_worker_down {
-            runs.iter().filter(|r| r.state_type() == Some(&StateType::Running)).collect()
-        } else {
-            vec![]
-        };
-        running.sort_by_key(|r| since(r));
-        old_pending.chain(running.into_iter().take(HOLDER_LOG_CAP)).map(|r| r.id.clone()).collect()
-    };
     let mut detailed: HashMap<String, FlowRun> =
-        runs_by_id(client, &wanted).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        runs_by_id(client, wanted).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
     let mut summaries_only = BTreeSet::new();
     // A detailed run may have left the slot since its summary was read.
     runs.retain_mut(|slot| {
@@ -290,7 +265,7 @@ async fn waiting(client: &Client, mut filter: Value, now: Timestamp) -> Result<W
     let mut refused = filter.clone();
     filter["flow_runs"] =
         json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "next_scheduled_start_time": {"before_": now.to_string()}});
-    refused["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [crate::checks::fleet::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
+    refused["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [super::types::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
     let some = |filter: Value, sort: &'static str| async move {
         let mut page = filter.clone();
         page["sort"] = json!(sort);
@@ -306,7 +281,7 @@ async fn waiting(client: &Client, mut filter: Value, now: Timestamp) -> Result<W
     let (due, refused) =
         tokio::join!(some(filter, "NEXT_SCHEDULED_START_TIME_ASC"), some(refused, "EXPECTED_START_TIME_ASC"));
     let ((due, a), (refused, b)) = (due?, refused?);
-    let oldest_expected_start = due.iter().chain(&refused).filter_map(crate::checks::fleet::due_at).min();
+    let oldest_expected_start = due.iter().chain(&refused).filter_map(FlowRun::due_at).min();
     Ok(Waiting { count: a + b, oldest_expected_start })
 }
 
@@ -404,7 +379,7 @@ pub async fn collect_slots(
     target: &Target,
     cloud: bool,
     redactor: &Redactor,
-    threshold: Duration,
+    plan: &dyn super::Plan,
     progress: &crate::progress::Progress,
 ) -> Result<SlotsEvidence, CollectError> {
     progress.set("reading the target");
@@ -474,7 +449,8 @@ pub async fn collect_slots(
         Ok((via, runs)) => {
             let needs_details = via == "concurrency_status";
             let result = if needs_details {
-                add_details(client, runs, workers.value().map(Vec::as_slice), now, threshold, holding).await
+                let wanted = plan.holder_details(now, workers.value().map(Vec::as_slice), &runs);
+                add_details(client, runs, &wanted, holding).await
             } else {
                 Ok((runs, BTreeSet::new()))
             };
@@ -491,16 +467,9 @@ pub async fn collect_slots(
     };
     let holder_logs = match holders.value() {
         Some(h) => {
-            let judge = Judge {
-                now,
-                pending_threshold: threshold,
-                pool: pool_name.as_deref(),
-                workers: workers.value().map(Vec::as_slice),
-                logs: None,
-                summaries_only: None,
-            };
             let detailed: Vec<&FlowRun> = h.runs.iter().filter(|r| !h.summaries_only.contains(&r.id)).collect();
-            holder_logs(client, detailed, &judge, redactor).await
+            let wanted = plan.holder_logs(now, pool_name.as_deref(), workers.value().map(Vec::as_slice), &detailed);
+            holder_logs(client, detailed, &wanted, redactor).await
         }
         None => Part::skipped("no holders"),
     };

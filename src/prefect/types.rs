@@ -182,7 +182,23 @@ pub struct FlowRun {
     pub job_variables: Option<serde_json::Value>,
 }
 
+/// The state name of a run the deployment's concurrency limit refused.
+pub const AWAITING_SLOT: &str = "AwaitingConcurrencySlot";
+
 impl FlowRun {
+    /// When a waiting run is due: its Scheduled state's time, else `next_scheduled_start_time`, else
+    /// `expected_start_time` (which Prefect sets once: a run waiting out a retry delay or rescheduled
+    /// has an old one, so it is the last resort). A run refused a concurrency slot is rescheduled 30 s
+    /// ahead at every refusal, so it waits from when it was first due.
+    pub fn due_at(&self) -> Option<Timestamp> {
+        let scheduled =
+            self.state.as_ref().and_then(|s| s.state_details.scheduled_time).or(self.next_scheduled_start_time);
+        if self.state_name() == AWAITING_SLOT {
+            return self.expected_start_time.or(scheduled);
+        }
+        scheduled.or(self.expected_start_time)
+    }
+
     /// The current state type, from `state` or the denormalised `state_type`.
     pub fn state_type(&self) -> Option<&StateType> {
         self.state.as_ref().map(|s| &s.state_type).or(self.state_type.as_ref())

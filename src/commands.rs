@@ -147,11 +147,6 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     Ok(report.verdict.status.exit_code())
 }
 
-/// "what: error" for each part that failed.
-fn failures(parts: &[(&str, Option<&str>)]) -> Vec<String> {
-    parts.iter().filter_map(|(what, err)| err.map(|e| format!("{what}: {e}"))).collect()
-}
-
 /// A session against the configured Prefect API: what every collecting command sets up, and the
 /// source record it ends with.
 struct Live {
@@ -224,20 +219,7 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let opts = collect::Options { observe: args.observe, plan: &planner };
     let ev =
         live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
-    let failed = failures(&[
-        ("states", ev.states.why_failed()),
-        ("flow", ev.flow.why_failed()),
-        ("deployment", ev.deployment.why_failed()),
-        ("work pool", ev.work_pool.why_failed()),
-        ("queues", ev.work_queues.why_failed()),
-        ("workers", ev.workers.why_failed()),
-        ("logs", ev.logs.why_failed()),
-        ("worker events", ev.worker_events.why_failed()),
-        ("pool slot holders", ev.concurrency.pool_holders.why_failed()),
-        ("queue slot holders", ev.concurrency.queue_holders.why_failed()),
-        ("deployment slot holders", ev.concurrency.deployment_holders.why_failed()),
-        ("holder logs", ev.concurrency.holder_logs.why_failed()),
-    ]);
+    let failed = ev.failures();
     let server = ev.server.describe();
     Ok(live.finish(&server, "", &failed, th, Body::Doctor(Box::new(ev))))
 }
@@ -342,13 +324,7 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
                     &live.progress,
                 ))?
             };
-            let failed = failures(&[
-                ("holders", ev.holders.why_failed()),
-                ("queues", ev.queues.why_failed()),
-                ("workers", ev.workers.why_failed()),
-                ("waiting runs", ev.waiting.why_failed()),
-                ("holder logs", ev.holder_logs.why_failed()),
-            ]);
+            let failed = ev.failures();
             let via = ev.holders.value().map(|h| format!("; holders via {}", h.via)).unwrap_or_default();
             let server = ev.server.describe();
             let th_all = Thresholds { pending: th, ..Thresholds::default() };

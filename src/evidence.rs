@@ -11,44 +11,85 @@ use crate::prefect::types::{Deployment, Flow, FlowRun, LogLine, State, WorkPool,
 /// Bundle format version; bumped only on incompatible changes to what is stored.
 pub const BUNDLE_FORMAT: u32 = 1;
 
-/// One piece of evidence from one endpoint: what came back, or why nothing did.
+/// One piece of evidence from one source (an endpoint, a backend): what came back, or why nothing did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Part<T> {
-    Ok {
-        value: T,
-    },
+pub enum Source<T> {
+    /// Bundles of format 1 say `ok`.
+    #[serde(alias = "ok")]
+    Collected { value: T },
     /// The object does not exist (HTTP 404): itself a finding (a deleted deployment).
     NotFound,
-    /// The request failed; the error, already redacted.
-    Failed {
-        error: String,
-    },
-    /// Not asked, and why (not applicable to this run, or not supported by this server).
+    /// The request failed, and how.
+    Failed(Failure),
+    /// Not asked, and why (not applicable, not configured, not supported by this server), with what
+    /// would make it asked.
     Skipped {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
     },
+}
+
+/// Why a source could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    #[serde(default)]
+    pub kind: FailureKind,
+    /// What the server or the client said, already redacted (bundles of format 1 call it `error`).
+    #[serde(alias = "error")]
+    pub message: String,
+    /// For `forbidden`: the permission unstuck needs ("list pods in namespace prefect", `ecs:DescribeTasks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<String>,
+}
+
+/// The kinds of failure a user acts on differently.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// Permission denied (HTTP 403, RBAC, IAM).
+    Forbidden,
+    /// Nothing answers (connection refused, DNS).
+    Unreachable,
+    /// No answer within the time budget.
+    Timeout,
+    NotFound,
+    /// The credentials were rejected (HTTP 401).
+    Credentials,
+    #[default]
+    Other,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure { kind, message: message.into(), needs: None }
+    }
 }
 
 /// Bundles written before a part existed replay with it marked as not collected.
-impl<T> Default for Part<T> {
+impl<T> Default for Source<T> {
     fn default() -> Self {
-        Part::Skipped { reason: "not collected in this bundle".into() }
+        Source::skipped("not collected in this bundle")
     }
 }
 
-impl<T> Part<T> {
+impl<T> Source<T> {
     pub fn ok(value: T) -> Self {
-        Part::Ok { value }
+        Source::Collected { value }
     }
 
     pub fn skipped(reason: impl Into<String>) -> Self {
-        Part::Skipped { reason: reason.into() }
+        Source::Skipped { reason: reason.into(), hint: None }
+    }
+
+    pub fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        Source::Failed(Failure::new(kind, message))
     }
 
     pub fn value(&self) -> Option<&T> {
         match self {
-            Part::Ok { value } => Some(value),
+            Source::Collected { value } => Some(value),
             _ => None,
         }
     }
@@ -56,7 +97,7 @@ impl<T> Part<T> {
     /// The error of a failed part (not of a skipped or missing one).
     pub fn why_failed(&self) -> Option<&str> {
         match self {
-            Part::Failed { error } => Some(error),
+            Source::Failed(f) => Some(&f.message),
             _ => None,
         }
     }
@@ -64,10 +105,11 @@ impl<T> Part<T> {
     /// Why there is no value, for "unknown" checklist entries.
     pub fn why_missing(&self, what: &str) -> Option<String> {
         match self {
-            Part::Ok { .. } => None,
-            Part::NotFound => Some(format!("{what} not found")),
-            Part::Failed { error } => Some(format!("reading {what} failed: {error}")),
-            Part::Skipped { reason } => Some(reason.clone()),
+            Source::Collected { .. } => None,
+            Source::NotFound => Some(format!("{what} not found")),
+            Source::Failed(f) => Some(format!("reading {what} failed: {}", f.message)),
+            Source::Skipped { reason, hint: None } => Some(reason.clone()),
+            Source::Skipped { reason, hint: Some(h) } => Some(format!("{reason}: {h}")),
         }
     }
 }
@@ -198,21 +240,21 @@ mod secs {
 pub struct RunEvidence {
     pub server: ServerInfo,
     pub flow_run: FlowRun,
-    pub flow: Part<Flow>,
+    pub flow: Source<Flow>,
     /// State history, oldest first.
-    pub states: Part<Vec<State>>,
-    pub deployment: Part<Deployment>,
-    pub work_pool: Part<WorkPool>,
+    pub states: Source<Vec<State>>,
+    pub deployment: Source<Deployment>,
+    pub work_pool: Source<WorkPool>,
     /// Every queue of the run's pool.
-    pub work_queues: Part<Vec<WorkQueue>>,
+    pub work_queues: Source<Vec<WorkQueue>>,
     /// Every worker record of the run's pool, newest heartbeat first.
-    pub workers: Part<Vec<Worker>>,
+    pub workers: Source<Vec<Worker>>,
     /// The run's flow-run logs (worker, observer and engine lines): the first and last 200 lines.
     #[serde(default)]
-    pub logs: Part<Vec<LogLine>>,
+    pub logs: Source<Vec<LogLine>>,
     /// `prefect.worker.*` events about the run (Prefect 3 and Cloud).
     #[serde(default)]
-    pub worker_events: Part<Vec<WorkerEvent>>,
+    pub worker_events: Source<Vec<WorkerEvent>>,
     /// Who holds the slots of the limits that apply to the run.
     #[serde(default)]
     pub concurrency: Concurrency,
@@ -221,22 +263,61 @@ pub struct RunEvidence {
     pub observation: Option<Observation>,
 }
 
+/// "what: error" for each source that failed.
+fn failed(sources: &[(&str, Option<&str>)]) -> Vec<String> {
+    sources.iter().filter_map(|(what, err)| err.map(|e| format!("{what}: {e}"))).collect()
+}
+
+impl RunEvidence {
+    /// What could not be read, in words, for the report's sources section.
+    pub fn failures(&self) -> Vec<String> {
+        let c = &self.concurrency;
+        failed(&[
+            ("states", self.states.why_failed()),
+            ("flow", self.flow.why_failed()),
+            ("deployment", self.deployment.why_failed()),
+            ("work pool", self.work_pool.why_failed()),
+            ("queues", self.work_queues.why_failed()),
+            ("workers", self.workers.why_failed()),
+            ("logs", self.logs.why_failed()),
+            ("worker events", self.worker_events.why_failed()),
+            ("pool slot holders", c.pool_holders.why_failed()),
+            ("queue slot holders", c.queue_holders.why_failed()),
+            ("deployment slot holders", c.deployment_holders.why_failed()),
+            ("holder logs", c.holder_logs.why_failed()),
+        ])
+    }
+}
+
+impl SlotsEvidence {
+    /// What could not be read, in words, for the report's sources section.
+    pub fn failures(&self) -> Vec<String> {
+        failed(&[
+            ("holders", self.holders.why_failed()),
+            ("queues", self.queues.why_failed()),
+            ("workers", self.workers.why_failed()),
+            ("waiting runs", self.waiting.why_failed()),
+            ("holder logs", self.holder_logs.why_failed()),
+        ])
+    }
+}
+
 /// Slot holders of the pool, queue and deployment limits that bear on the run. A part is skipped when
 /// its limit is not set.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Concurrency {
     /// Runs in the pool that count against its limit (PENDING, RUNNING).
     #[serde(default)]
-    pub pool_holders: Part<Vec<FlowRun>>,
+    pub pool_holders: Source<Vec<FlowRun>>,
     /// Runs in the run's queue that count against its limit (PENDING, RUNNING, CANCELLING).
     #[serde(default)]
-    pub queue_holders: Part<Vec<FlowRun>>,
+    pub queue_holders: Source<Vec<FlowRun>>,
     /// Runs of the run's deployment that count against its limit (PENDING, RUNNING, CANCELLING).
     #[serde(default)]
-    pub deployment_holders: Part<Vec<FlowRun>>,
+    pub deployment_holders: Source<Vec<FlowRun>>,
     /// The first and the latest log lines of each holder (who claimed it, is it still talking).
     #[serde(default)]
-    pub holder_logs: Part<Vec<RunLogs>>,
+    pub holder_logs: Source<Vec<RunLogs>>,
 }
 
 impl Concurrency {
@@ -303,19 +384,19 @@ pub struct HealthEvidence {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PoolHealth {
     pub pool: WorkPool,
-    pub queues: Part<Vec<WorkQueue>>,
-    pub workers: Part<Vec<Worker>>,
+    pub queues: Source<Vec<WorkQueue>>,
+    pub workers: Source<Vec<Worker>>,
     /// How many runs hold the pool's slots, when it has a limit and the server does not say.
     #[serde(default)]
-    pub slot_count: Part<u64>,
+    pub slot_count: Source<u64>,
     /// Runs of the pool in PENDING or CANCELLING (stuck-run and zombie candidates), oldest first.
-    pub pending: Part<Vec<FlowRun>>,
+    pub pending: Source<Vec<FlowRun>>,
     /// Whether `pending` stopped at the read cap (then counts are lower bounds).
     #[serde(default)]
     pub pending_capped: bool,
     /// SCHEDULED runs of the pool that were due when it was collected (bundles before 0.1.1: only those
     /// due before now minus the late threshold), soonest due first.
-    pub late: Part<Vec<FlowRun>>,
+    pub late: Source<Vec<FlowRun>>,
     /// Whether `late` holds every due run (then a replay may use a smaller late threshold).
     #[serde(default)]
     pub late_is_all_due: bool,
@@ -341,16 +422,16 @@ pub struct SlotsEvidence {
     pub server: ServerInfo,
     pub scope: SlotScope,
     /// The pool (pool and queue scopes; the deployment's pool for a deployment).
-    pub pool: Part<WorkPool>,
+    pub pool: Source<WorkPool>,
     /// The pool's queues (pool scope) or the one queue (queue scope).
-    pub queues: Part<Vec<WorkQueue>>,
-    pub deployment: Part<Deployment>,
+    pub queues: Source<Vec<WorkQueue>>,
+    pub deployment: Source<Deployment>,
     /// The flow of the deployment (for its `<flow>/<deployment>` name).
-    pub flow: Part<Flow>,
-    pub workers: Part<Vec<Worker>>,
-    pub holders: Part<Holders>,
-    pub holder_logs: Part<Vec<RunLogs>>,
-    pub waiting: Part<Waiting>,
+    pub flow: Source<Flow>,
+    pub workers: Source<Vec<Worker>>,
+    pub holders: Source<Holders>,
+    pub holder_logs: Source<Vec<RunLogs>>,
+    pub waiting: Source<Waiting>,
 }
 
 /// The runs that hold slots, every one of them.
@@ -409,12 +490,22 @@ mod tests {
         assert_eq!(Flavor::from_version("garbage"), Flavor::Unknown);
     }
 
-    /// Parts serialise with an explicit status so a bundle says why something is missing.
+    /// Sources serialise with an explicit status and failure kind so a bundle says why something is
+    /// missing; bundles of format 1 (`ok`, `error`) still load.
     #[test]
-    fn part_serialisation() {
-        let p: Part<u32> = Part::Failed { error: "HTTP 500".into() };
-        assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({"status":"failed","error":"HTTP 500"}));
-        let back: Part<u32> = serde_json::from_str(r#"{"status":"ok","value":3}"#).unwrap();
+    fn source_serialisation() {
+        let p: Source<u32> = Source::failed(FailureKind::Forbidden, "HTTP 403");
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({"status":"failed","kind":"forbidden","message":"HTTP 403"})
+        );
+        let back: Source<u32> = serde_json::from_str(r#"{"status":"ok","value":3}"#).unwrap();
         assert_eq!(back.value(), Some(&3));
+        let old: Source<u32> = serde_json::from_str(r#"{"status":"failed","error":"HTTP 500"}"#).unwrap();
+        assert!(
+            matches!(old, Source::Failed(Failure { kind: FailureKind::Other, ref message, .. }) if message == "HTTP 500")
+        );
+        let skipped: Source<u32> = serde_json::from_str(r#"{"status":"skipped","reason":"no pool"}"#).unwrap();
+        assert_eq!(skipped.why_missing("x").as_deref(), Some("no pool"));
     }
 }

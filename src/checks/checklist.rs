@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{self as checks, Ctx, Finding, Item, Kind, Phase};
-use crate::evidence::Part;
+use crate::evidence::Source;
 use crate::fmt::{ago, count, human};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,8 +165,8 @@ fn judge(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, Strin
             (Unknown, format!("{infra_what} is not inspected: unstuck reads the Prefect API only"))
         }
         Item::Logs => match &ctx.ev.logs {
-            Part::Ok { value } if value.is_empty() => (Pass, "the run has no log lines yet".into()),
-            Part::Ok { value } => {
+            Source::Collected { value } if value.is_empty() => (Pass, "the run has no log lines yet".into()),
+            Source::Collected { value } => {
                 (Pass, format!("{} read; no submission, API or import errors", count(value.len(), "log line")))
             }
             other => (Unknown, other.why_missing("the run's logs").unwrap_or_default()),
@@ -217,7 +217,7 @@ fn concurrency_facts(ctx: &Ctx<'_>) -> (ItemStatus, String) {
     let c = &ctx.ev.concurrency;
     let mut facts = Vec::new();
     let mut unknown = Vec::new();
-    let usage = |limit: Option<u64>, active: Option<u64>, holders: &Part<Vec<crate::prefect::types::FlowRun>>| {
+    let usage = |limit: Option<u64>, active: Option<u64>, holders: &Source<Vec<crate::prefect::types::FlowRun>>| {
         limit.map(|l| (l, active.or(holders.value().map(|h| h.len() as u64))))
     };
     match ctx.pool() {

@@ -117,7 +117,7 @@ mod tests {
         let ev = Scenario::pending(900)
             .evidence(|ev| {
                 let id = ev.flow_run.id.clone();
-                ev.logs = crate::evidence::Part::ok(vec![submitting("ProcessWorker 1234", &id, 899)]);
+                ev.logs = crate::evidence::Source::ok(vec![submitting("ProcessWorker 1234", &id, 899)]);
             })
             .build();
         let f = findings(&ev, "worker.claimer-offline");
@@ -131,7 +131,7 @@ mod tests {
         let ev = Scenario::pending(900)
             .evidence(|ev| {
                 let id = ev.flow_run.id.clone();
-                ev.logs = crate::evidence::Part::ok(vec![submitting("a", &id, 899), submitting("b", &id, 899)]);
+                ev.logs = crate::evidence::Source::ok(vec![submitting("a", &id, 899), submitting("b", &id, 899)]);
             })
             .build();
         assert!(findings(&ev, "worker.claimer-offline").is_empty());

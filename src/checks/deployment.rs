@@ -1,7 +1,7 @@
 //! The run's deployment: deleted or paused? (`deployment.missing`, `deployment.paused`)
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Kind, Severity};
-use crate::evidence::Part;
+use crate::evidence::Source;
 
 pub const MISSING: Check = Check {
     info: CheckInfo {
@@ -29,7 +29,7 @@ deleting and re-creating a deployment under the same name gives it a new id, so 
 
 fn missing(ctx: &Ctx<'_>) -> Vec<Finding> {
     let run = ctx.run();
-    let (Part::NotFound, Some(dep_id)) = (&ctx.ev.deployment, run.deployment_id.as_deref()) else {
+    let (Source::NotFound, Some(dep_id)) = (&ctx.ev.deployment, run.deployment_id.as_deref()) else {
         return vec![];
     };
     if !ctx.phase().awaiting_start() {

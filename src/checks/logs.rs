@@ -362,7 +362,7 @@ fn import_error(ctx: &Ctx<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use crate::checks::testkit::*;
-    use crate::evidence::Part;
+    use crate::evidence::Source;
     use crate::prefect::types::LogLine;
 
     fn line(name: &str, msg: &str) -> LogLine {
@@ -370,7 +370,7 @@ mod tests {
     }
 
     fn with_logs(s: Scenario, lines: Vec<LogLine>) -> crate::evidence::RunEvidence {
-        s.evidence(|ev| ev.logs = Part::ok(lines)).build()
+        s.evidence(|ev| ev.logs = Source::ok(lines)).build()
     }
 
     /// Prefect 3's real "trying to load flow" traceback (captured from a process worker) quotes the exception;

@@ -262,7 +262,7 @@ mod tests {
 
     use crate::checks::Kind;
     use crate::checks::testkit::*;
-    use crate::evidence::{ClockReading, Observation, Observed, Part};
+    use crate::evidence::{ClockReading, Observation, Observed, Source};
     use crate::prefect::types::LogLine;
 
     fn log(msg: &str) -> LogLine {
@@ -280,7 +280,7 @@ mod tests {
         let ev = Scenario::pending(600)
             .evidence(|ev| {
                 let id = ev.flow_run.id.clone();
-                ev.logs = Part::ok(vec![
+                ev.logs = Source::ok(vec![
                     log(&format!("Worker 'a' submitting flow run '{id}'")),
                     log(&format!("Worker 'b' submitting flow run '{id}'")),
                     log(&format!("Aborted submission of flow run '{id}'. Server sent an abort signal: This run is in a PENDING state and cannot transition to a PENDING state.")),

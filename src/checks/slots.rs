@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{Backend, Check, CheckInfo, Ctx, Finding, Item, Judge, Kind, Phase, Severity, sh};
-use crate::evidence::Part;
+use crate::evidence::Source;
 use crate::fmt::{ago, count, human};
 use crate::prefect::types::{FlowRun, StateType};
 
@@ -26,7 +26,7 @@ fn holder_lines(ctx: &Ctx<'_>, holders: &[&FlowRun]) -> Vec<String> {
 }
 
 /// Holders of one limit other than the run itself.
-fn others<'a>(ctx: &Ctx<'a>, part: &'a Part<Vec<FlowRun>>) -> Option<Vec<&'a FlowRun>> {
+fn others<'a>(ctx: &Ctx<'a>, part: &'a Source<Vec<FlowRun>>) -> Option<Vec<&'a FlowRun>> {
     Some(part.value()?.iter().filter(|r| r.id != ctx.run().id).collect())
 }
 
@@ -590,7 +590,7 @@ fn lease_expired(ctx: &Ctx<'_>) -> Vec<Finding> {
 mod tests {
     use crate::checks::Kind;
     use crate::checks::testkit::*;
-    use crate::evidence::{Part, RunLogs};
+    use crate::evidence::{RunLogs, Source};
     use crate::prefect::types::{FlowRun, GlobalConcurrencyLimit, StateType};
 
     fn holder(name: &str, ty: StateType, state: &str, secs: i64, worker: Option<&str>) -> FlowRun {
@@ -610,11 +610,11 @@ mod tests {
     fn full_pool_names_holders_and_zombies() {
         let ev = Scenario::late(900)
             .evidence(|ev| {
-                if let Part::Ok { value } = &mut ev.work_pool {
+                if let Source::Collected { value } = &mut ev.work_pool {
                     value.concurrency_limit = Some(2);
                     value.active_slots = Some(2);
                 }
-                ev.concurrency.pool_holders = Part::ok(vec![
+                ev.concurrency.pool_holders = Source::ok(vec![
                     holder("alive", StateType::Running, "Running", 60, Some("w1")),
                     holder("dead", StateType::Pending, "Submitting", 1800, Some("w-dead")),
                 ]);
@@ -651,12 +651,12 @@ mod tests {
             holders.iter().take(50).map(|r| RunLogs { run_id: r.id.clone(), lines: vec![] }).collect();
         let ev = Scenario::late(900)
             .evidence(move |ev| {
-                if let Part::Ok { value } = &mut ev.work_pool {
+                if let Source::Collected { value } = &mut ev.work_pool {
                     value.concurrency_limit = Some(60);
                     value.active_slots = Some(60);
                 }
-                ev.concurrency.pool_holders = Part::ok(holders);
-                ev.concurrency.holder_logs = Part::ok(logs);
+                ev.concurrency.pool_holders = Source::ok(holders);
+                ev.concurrency.holder_logs = Source::ok(logs);
             })
             .workers(vec![worker("w-dead", 1700, 30.0, "OFFLINE")])
             .build();
@@ -694,7 +694,7 @@ mod tests {
                     active_slots: Some(2),
                 })
             })
-            .evidence(|ev| ev.concurrency.deployment_holders = Part::ok(holders))
+            .evidence(|ev| ev.concurrency.deployment_holders = Source::ok(holders))
             .build();
         let f = findings(&ev, "slots.deployment-full");
         assert!(!f[0].detail.contains("leaked"), "{}", f[0].detail);
@@ -706,12 +706,12 @@ mod tests {
     fn zombie_in_a_free_pool_is_a_risk() {
         let ev = Scenario::late(900)
             .evidence(|ev| {
-                if let Part::Ok { value } = &mut ev.work_pool {
+                if let Source::Collected { value } = &mut ev.work_pool {
                     value.concurrency_limit = Some(5);
                     value.active_slots = Some(1);
                 }
                 ev.concurrency.pool_holders =
-                    Part::ok(vec![holder("stuck", StateType::Cancelling, "Cancelling", 3600, None)]);
+                    Source::ok(vec![holder("stuck", StateType::Cancelling, "Cancelling", 3600, None)]);
             })
             .build();
         assert!(findings(&ev, "slots.pool-full").is_empty());
@@ -747,7 +747,7 @@ mod tests {
             Scenario::pending(10)
                 .run(move |run| *run = r)
                 .deployment(move |d| d.global_concurrency_limit = Some(limit))
-                .evidence(move |ev| ev.concurrency.deployment_holders = Part::ok(holders))
+                .evidence(move |ev| ev.concurrency.deployment_holders = Source::ok(holders))
                 .build()
         };
         let f = findings(&for_run(&old), "lease.expired");
@@ -779,7 +779,7 @@ mod tests {
                     active_slots: Some(1),
                 })
             })
-            .evidence(|ev| ev.concurrency.deployment_holders = Part::ok(vec![]))
+            .evidence(|ev| ev.concurrency.deployment_holders = Source::ok(vec![]))
             .build();
         let ranked = crate::report::rank(all_findings(&ev));
         assert_eq!(ranked[0].finding.id, "slots.deployment-full");

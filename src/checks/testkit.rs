@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Ctx, Finding};
-use crate::evidence::{Concurrency, Flavor, Part, RunEvidence, ServerInfo, Thresholds};
+use crate::evidence::{Concurrency, Flavor, RunEvidence, ServerInfo, Source, Thresholds};
 use crate::prefect::types::{Deployment, Flow, FlowRun, State, StateDetails, StateType, WorkPool, WorkQueue, Worker};
 
 /// Every check id in SPEC 7, by section. Ids must never be renamed or reused.
@@ -130,9 +130,9 @@ impl Scenario {
                 clock: None,
             },
             flow_run: run,
-            flow: Part::ok(Flow { id: "f".into(), name: "etl".into() }),
-            states: Part::ok(vec![state]),
-            deployment: Part::ok(Deployment {
+            flow: Source::ok(Flow { id: "f".into(), name: "etl".into() }),
+            states: Source::ok(vec![state]),
+            deployment: Source::ok(Deployment {
                 id: "d".into(),
                 name: "nightly".into(),
                 flow_id: Some("f".into()),
@@ -144,7 +144,7 @@ impl Scenario {
                 global_concurrency_limit: None,
                 concurrency_options: None,
             }),
-            work_pool: Part::ok(WorkPool {
+            work_pool: Source::ok(WorkPool {
                 id: Some("pool-id".into()),
                 name: "p".into(),
                 pool_type: Some("process".into()),
@@ -153,7 +153,7 @@ impl Scenario {
                 status: Some("READY".into()),
                 active_slots: None,
             }),
-            work_queues: Part::ok(vec![WorkQueue {
+            work_queues: Source::ok(vec![WorkQueue {
                 id: Some("q-default".into()),
                 name: "default".into(),
                 is_paused: false,
@@ -164,9 +164,9 @@ impl Scenario {
                 active_slots: None,
                 work_pool_name: Some("p".into()),
             }]),
-            workers: Part::ok(vec![worker("w1", 5, 30.0, "ONLINE")]),
-            logs: Part::ok(vec![]),
-            worker_events: Part::ok(vec![]),
+            workers: Source::ok(vec![worker("w1", 5, 30.0, "ONLINE")]),
+            logs: Source::ok(vec![]),
+            worker_events: Source::ok(vec![]),
             concurrency: Concurrency::default(),
             observation: None,
         };
@@ -200,19 +200,19 @@ impl Scenario {
     }
 
     pub fn workers(mut self, w: Vec<Worker>) -> Self {
-        self.ev.workers = Part::ok(w);
+        self.ev.workers = Source::ok(w);
         self
     }
 
     pub fn pool_type(mut self, t: &str) -> Self {
-        if let Part::Ok { value } = &mut self.ev.work_pool {
+        if let Source::Collected { value } = &mut self.ev.work_pool {
             value.pool_type = Some(t.into());
         }
         self
     }
 
     pub fn pool_paused(mut self) -> Self {
-        if let Part::Ok { value } = &mut self.ev.work_pool {
+        if let Source::Collected { value } = &mut self.ev.work_pool {
             value.is_paused = true;
             value.status = Some("PAUSED".into());
         }
@@ -220,14 +220,14 @@ impl Scenario {
     }
 
     pub fn queue(mut self, f: impl FnOnce(&mut WorkQueue)) -> Self {
-        if let Part::Ok { value } = &mut self.ev.work_queues {
+        if let Source::Collected { value } = &mut self.ev.work_queues {
             f(&mut value[0]);
         }
         self
     }
 
     pub fn extra_queue(mut self, name: &str, last_polled_secs_ago: Option<i64>) -> Self {
-        if let Part::Ok { value } = &mut self.ev.work_queues {
+        if let Source::Collected { value } = &mut self.ev.work_queues {
             value.push(WorkQueue {
                 id: Some(format!("q-{name}")),
                 name: name.into(),
@@ -244,14 +244,14 @@ impl Scenario {
     }
 
     pub fn deployment(mut self, f: impl FnOnce(&mut Deployment)) -> Self {
-        if let Part::Ok { value } = &mut self.ev.deployment {
+        if let Source::Collected { value } = &mut self.ev.deployment {
             f(value);
         }
         self
     }
 
     pub fn deployment_missing(mut self) -> Self {
-        self.ev.deployment = Part::NotFound;
+        self.ev.deployment = Source::NotFound;
         self
     }
 

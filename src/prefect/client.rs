@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::config::{ApiConfig, Auth};
+use crate::evidence::{Failure, FailureKind};
 use crate::policy::{self, Op, Refused};
 use crate::redact::Redactor;
 
@@ -66,6 +67,19 @@ impl ApiError {
             ApiError::Transient { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// The error as evidence: its kind, and the message (already redacted).
+    pub fn failure(&self) -> Failure {
+        let kind = match self {
+            ApiError::Unreachable { .. } => FailureKind::Unreachable,
+            ApiError::Timeout { .. } => FailureKind::Timeout,
+            ApiError::Unauthorized { .. } => FailureKind::Credentials,
+            ApiError::Forbidden { .. } => FailureKind::Forbidden,
+            ApiError::NotFound { .. } => FailureKind::NotFound,
+            _ => FailureKind::Other,
+        };
+        Failure::new(kind, self.to_string())
     }
 
     /// Errors that make the whole diagnosis impossible (no server, no access), as opposed to one

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::client::{ApiError, ApiPath, Client};
 use super::pager;
 use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
-use crate::evidence::{ClockReading, Concurrency, Flavor, Part, RunEvidence, RunLogs, ServerInfo};
+use crate::evidence::{ClockReading, Concurrency, Flavor, RunEvidence, RunLogs, ServerInfo, Source};
 use crate::redact::Redactor;
 
 /// The page size asked for; the client learns a lower one from the server.
@@ -76,11 +76,11 @@ impl CollectError {
 }
 
 /// Turns a request result into a part of the evidence.
-pub(crate) fn part<T>(r: Result<T, ApiError>) -> Part<T> {
+pub(crate) fn part<T>(r: Result<T, ApiError>) -> Source<T> {
     match r {
-        Ok(value) => Part::ok(value),
-        Err(e) if e.is_not_found() => Part::NotFound,
-        Err(e) => Part::Failed { error: e.to_string() },
+        Ok(value) => Source::ok(value),
+        Err(e) if e.is_not_found() => Source::NotFound,
+        Err(e) => Source::Failed(e.failure()),
     }
 }
 
@@ -186,17 +186,17 @@ pub async fn collect_run(
 /// What is known of a pool before any of its runs is looked at: `health` reads it once per pool.
 #[derive(Debug, Clone)]
 pub struct PoolData {
-    pub pool: Part<WorkPool>,
-    pub queues: Part<Vec<WorkQueue>>,
-    pub workers: Part<Vec<Worker>>,
+    pub pool: Source<WorkPool>,
+    pub queues: Source<Vec<WorkQueue>>,
+    pub workers: Source<Vec<Worker>>,
     /// The first page of the pool's PENDING/RUNNING/CANCELLING runs and whether it was all of them
     /// (`None`: not read; the holders of a limit are then read when needed).
     pub holders_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
 }
 
 /// Pool data already read (by `health`); slot holders are read when a limit needs them.
-pub fn pool_data_from(pool: &WorkPool, queues: &Part<Vec<WorkQueue>>, workers: &Part<Vec<Worker>>) -> PoolData {
-    PoolData { pool: Part::ok(pool.clone()), queues: queues.clone(), workers: workers.clone(), holders_page: None }
+pub fn pool_data_from(pool: &WorkPool, queues: &Source<Vec<WorkQueue>>, workers: &Source<Vec<Worker>>) -> PoolData {
+    PoolData { pool: Source::ok(pool.clone()), queues: queues.clone(), workers: workers.clone(), holders_page: None }
 }
 
 /// Reads a pool, its queues, its workers and the first page of its slot holders, concurrently.
@@ -236,13 +236,13 @@ pub async fn run_evidence(
     let flow = async {
         match &run.flow_id {
             Some(id) => part(client.get::<Flow>(ApiPath::new(["flows", id])).await),
-            None => Part::skipped("the run has no flow id"),
+            None => Source::skipped("the run has no flow id"),
         }
     };
     let deployment = async {
         match &run.deployment_id {
             Some(id) => part(client.get::<Deployment>(ApiPath::new(["deployments", id])).await),
-            None => Part::skipped("the run was not created from a deployment"),
+            None => Source::skipped("the run was not created from a deployment"),
         }
     };
     let pool_name = run.work_pool_name.clone();
@@ -255,9 +255,9 @@ pub async fn run_evidence(
             (None, None) => {
                 const NO_POOL: &str = "the run is not in a work pool";
                 PoolData {
-                    pool: Part::skipped(NO_POOL),
-                    queues: Part::skipped(NO_POOL),
-                    workers: Part::skipped(NO_POOL),
+                    pool: Source::skipped(NO_POOL),
+                    queues: Source::skipped(NO_POOL),
+                    workers: Source::skipped(NO_POOL),
                     holders_page: None,
                 }
             }
@@ -266,7 +266,7 @@ pub async fn run_evidence(
     let logs = async { part(run_logs(client, &run.id, redactor).await) };
     let events = async {
         if server.flavor == Flavor::V2 {
-            Part::skipped("Prefect 2 servers keep no worker events unless PREFECT_EXPERIMENTAL_EVENTS is on")
+            Source::skipped("Prefect 2 servers keep no worker events unless PREFECT_EXPERIMENTAL_EVENTS is on")
         } else {
             part(worker_events(client, &run.id).await)
         }
@@ -390,28 +390,28 @@ async fn first_page(
 async fn holders(
     client: &Client,
     run: &FlowRun,
-    pool: &Part<WorkPool>,
-    queues: &Part<Vec<WorkQueue>>,
-    deployment: &Part<Deployment>,
+    pool: &Source<WorkPool>,
+    queues: &Source<Vec<WorkQueue>>,
+    deployment: &Source<Deployment>,
     pool_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
     deployment_page: Option<Result<(Vec<FlowRun>, bool), ApiError>>,
 ) -> Concurrency {
-    let no_limit = |what: &str| Part::skipped(format!("the {what} has no concurrency limit"));
+    let no_limit = |what: &str| Source::skipped(format!("the {what} has no concurrency limit"));
     let in_states = |runs: &[FlowRun], states: &[&str]| -> Vec<FlowRun> {
         runs.iter().filter(|r| r.state_type().is_some_and(|t| states.contains(&t.as_str()))).cloned().collect()
     };
     let pool_holders = async {
         match (pool.value(), &pool_page) {
             (Some(p), _) if p.concurrency_limit.is_none() => no_limit("work pool"),
-            (Some(_), Some(Ok((runs, true)))) => Part::ok(in_states(runs, POOL_HOLDING)),
+            (Some(_), Some(Ok((runs, true)))) => Source::ok(in_states(runs, POOL_HOLDING)),
             (Some(p), Some(Ok((_, false)))) => {
                 part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
             }
-            (Some(_), Some(Err(e))) => Part::Failed { error: e.to_string() },
+            (Some(_), Some(Err(e))) => Source::Failed(e.failure()),
             (Some(p), None) => {
                 part(runs_in_states(client, json!({"work_pools": {"name": {"any_": [p.name]}}}), POOL_HOLDING).await)
             }
-            (None, _) => Part::skipped("the work pool could not be read"),
+            (None, _) => Source::skipped("the work pool could not be read"),
         }
     };
     let queue = queues.value().and_then(|qs| {
@@ -422,7 +422,7 @@ async fn holders(
     let queue_holders = async {
         match (queue, pool.value(), &pool_page) {
             (Some(q), _, _) if q.concurrency_limit.is_none() => no_limit("work queue"),
-            (Some(q), Some(_), Some(Ok((runs, true)))) => Part::ok(
+            (Some(q), Some(_), Some(Ok((runs, true)))) => Source::ok(
                 in_states(runs, QUEUE_HOLDING)
                     .into_iter()
                     .filter(|r| r.work_queue_name.as_deref() == Some(q.name.as_str()))
@@ -436,24 +436,24 @@ async fn holders(
                 )
                 .await,
             ),
-            (Some(_), _, Some(Err(e))) => Part::Failed { error: e.to_string() },
-            _ => Part::skipped("the run's work queue could not be read"),
+            (Some(_), _, Some(Err(e))) => Source::Failed(e.failure()),
+            _ => Source::skipped("the run's work queue could not be read"),
         }
     };
     let deployment_holders = async {
         let limited = |d: &Deployment| d.global_concurrency_limit.as_ref().is_some_and(|l| l.limit.is_some());
         match (deployment.value(), deployment_page) {
             (Some(d), _) if !limited(d) => no_limit("deployment"),
-            (Some(_), Some(Ok((runs, true)))) => Part::ok(runs),
+            (Some(_), Some(Ok((runs, true)))) => Source::ok(runs),
             (Some(d), _) => {
                 part(runs_in_states(client, json!({"deployments": {"id": {"any_": [d.id]}}}), QUEUE_HOLDING).await)
             }
-            (None, _) => Part::skipped("the deployment could not be read"),
+            (None, _) => Source::skipped("the deployment could not be read"),
         }
     };
     let (pool_holders, queue_holders, deployment_holders) =
         tokio::join!(pool_holders, queue_holders, deployment_holders);
-    Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Part::skipped("no slot holders") }
+    Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Source::skipped("no slot holders") }
 }
 
 /// For each holder the plan names (`wanted`, in its order): its first 10 log lines (the worker's
@@ -463,11 +463,11 @@ pub async fn holder_logs(
     holders: Vec<&FlowRun>,
     wanted: &[String],
     redactor: &Redactor,
-) -> Part<Vec<RunLogs>> {
+) -> Source<Vec<RunLogs>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     let wanted: Vec<&FlowRun> = wanted.iter().filter_map(|id| holders.iter().find(|r| &r.id == id).copied()).collect();
     if wanted.is_empty() {
-        return Part::skipped("no slot holder needs its logs read");
+        return Source::skipped("no slot holder needs its logs read");
     }
     // What each holder needs: its first lines name its worker (when no label does); its latest line
     // says whether a Running holder still talks. One request each, two only when both are needed.

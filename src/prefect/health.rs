@@ -17,7 +17,7 @@ use super::collect::{
 };
 use super::pager;
 use super::types::{FlowRun, WorkPool, WorkQueue, Worker};
-use crate::evidence::{HealthEvidence, Part, PoolHealth, RunEvidence};
+use crate::evidence::{HealthEvidence, PoolHealth, RunEvidence, Source};
 use crate::redact::Redactor;
 
 /// At most this many stuck or due runs are read for the whole fleet in one go; when there are more,
@@ -152,8 +152,8 @@ pub async fn collect_health(
                             )
                             .await,
                     ),
-                    (Some(_), Some(n)) => Part::ok(n),
-                    (None, _) => Part::skipped("the pool has no concurrency limit"),
+                    (Some(_), Some(n)) => Source::ok(n),
+                    (None, _) => Source::skipped("the pool has no concurrency limit"),
                 }
             };
             let (workers, count) = tokio::join!(workers, count);
@@ -163,8 +163,8 @@ pub async fn collect_health(
         .collect::<Vec<_>>();
     let (queues, (pending, late), per_pool) = tokio::join!(queues, fleet_runs, per_pool);
 
-    let queues_by_pool: Result<BTreeMap<String, Vec<WorkQueue>>, String> =
-        queues.map_err(|e| e.to_string()).map(|qs| {
+    let queues_by_pool: Result<BTreeMap<String, Vec<WorkQueue>>, crate::evidence::Failure> =
+        queues.map_err(|e| e.failure()).map(|qs| {
             let mut map: BTreeMap<String, Vec<WorkQueue>> = BTreeMap::new();
             for q in qs {
                 if let Some(p) = q.work_pool_name.clone() {
@@ -174,24 +174,25 @@ pub async fn collect_health(
             map
         });
     let fleet_capped = matches!(pending, Ok((_, true))) || matches!(late, Ok((_, true)));
-    let pending_by_pool = pending.map(|(runs, _)| by_pool(runs)).map_err(|e| e.to_string());
-    let late_by_pool = late.map(|(runs, _)| by_pool(runs)).map_err(|e| e.to_string());
-    let mut per_pool: BTreeMap<String, (Part<Vec<Worker>>, Part<u64>)> =
+    let pending_by_pool = pending.map(|(runs, _)| by_pool(runs)).map_err(|e| e.failure());
+    let late_by_pool = late.map(|(runs, _)| by_pool(runs)).map_err(|e| e.failure());
+    let mut per_pool: BTreeMap<String, (Source<Vec<Worker>>, Source<u64>)> =
         per_pool.into_iter().map(|(name, w, c)| (name, (w, c))).collect();
-    let lookup = |map: &Result<BTreeMap<String, Vec<FlowRun>>, String>, name: &str| -> Part<Vec<FlowRun>> {
-        match map {
-            Ok(m) => Part::ok(m.get(name).cloned().unwrap_or_default()),
-            Err(e) => Part::Failed { error: e.clone() },
-        }
-    };
+    let lookup =
+        |map: &Result<BTreeMap<String, Vec<FlowRun>>, crate::evidence::Failure>, name: &str| -> Source<Vec<FlowRun>> {
+            match map {
+                Ok(m) => Source::ok(m.get(name).cloned().unwrap_or_default()),
+                Err(e) => Source::Failed(e.clone()),
+            }
+        };
     let mut fleet: Vec<PoolHealth> = pools
         .into_iter()
         .map(|pool| {
             let (workers, slot_count) =
-                per_pool.remove(&pool.name).unwrap_or((Part::skipped("not reached"), Part::skipped("not reached")));
+                per_pool.remove(&pool.name).unwrap_or((Source::skipped("not reached"), Source::skipped("not reached")));
             let queues = match &queues_by_pool {
-                Ok(m) => Part::ok(m.get(&pool.name).cloned().unwrap_or_default()),
-                Err(e) => Part::Failed { error: e.clone() },
+                Ok(m) => Source::ok(m.get(&pool.name).cloned().unwrap_or_default()),
+                Err(e) => Source::Failed(e.clone()),
             };
             PoolHealth {
                 pending: lookup(&pending_by_pool, &pool.name),
@@ -222,12 +223,12 @@ pub async fn collect_health(
         for (name, (pending, late)) in per_pool {
             let Some(ph) = fleet.iter_mut().find(|p| p.pool.name == name) else { continue };
             (ph.pending, ph.pending_capped) = match pending {
-                Ok((runs, capped)) => (Part::ok(runs), capped),
-                Err(e) => (Part::Failed { error: e.to_string() }, false),
+                Ok((runs, capped)) => (Source::ok(runs), capped),
+                Err(e) => (Source::Failed(e.failure()), false),
             };
             (ph.late, ph.late_capped) = match late {
-                Ok((runs, capped)) => (Part::ok(runs), capped),
-                Err(e) => (Part::Failed { error: e.to_string() }, false),
+                Ok((runs, capped)) => (Source::ok(runs), capped),
+                Err(e) => (Source::Failed(e.failure()), false),
             };
         }
     }

@@ -21,7 +21,7 @@ use super::client::{ApiError, ApiPath, Client};
 use super::collect::{CollectError, PAGE, POOL_HOLDING, QUEUE_HOLDING, holder_logs, part, server_info, server_version};
 use super::pager;
 use super::types::{Deployment, Flow, FlowRun, State, StateType, WorkPool, WorkQueue, Worker, opt_ts};
-use crate::evidence::{Holders, Part, SlotScope, SlotsEvidence, Waiting};
+use crate::evidence::{Holders, SlotScope, SlotsEvidence, Source, Waiting};
 use crate::redact::Redactor;
 
 /// Concurrent page or batch requests.
@@ -296,7 +296,7 @@ fn not_found(what: String, client: &Client) -> impl FnOnce(ApiError) -> CollectE
 async fn resolve(
     client: &Client,
     target: &Target,
-) -> Result<(SlotScope, Part<WorkPool>, Part<Vec<WorkQueue>>, Part<Deployment>), CollectError> {
+) -> Result<(SlotScope, Source<WorkPool>, Source<Vec<WorkQueue>>, Source<Deployment>), CollectError> {
     match target {
         Target::Pool(name) => {
             let pool: WorkPool = client
@@ -305,9 +305,9 @@ async fn resolve(
                 .map_err(not_found(format!("work pool '{name}'"), client))?;
             Ok((
                 SlotScope::WorkPool { name: pool.name.clone() },
-                Part::ok(pool),
-                Part::skipped("read below"),
-                Part::skipped("a pool"),
+                Source::ok(pool),
+                Source::skipped("read below"),
+                Source::skipped("a pool"),
             ))
         }
         Target::Queue { name, pool: Some(pool) } => {
@@ -319,9 +319,9 @@ async fn resolve(
             let q = q.map_err(not_found(format!("work queue '{name}' in pool '{pool}'"), client))?;
             Ok((
                 SlotScope::WorkQueue { pool: p.name.clone(), name: q.name.clone() },
-                Part::ok(p),
-                Part::ok(vec![q]),
-                Part::skipped("a queue"),
+                Source::ok(p),
+                Source::ok(vec![q]),
+                Source::skipped("a queue"),
             ))
         }
         Target::Queue { name, pool: None } => {
@@ -346,8 +346,8 @@ async fn resolve(
             Ok((
                 SlotScope::WorkQueue { pool: pool_name, name: q.name.clone() },
                 part(p),
-                Part::ok(vec![q]),
-                Part::skipped("a queue"),
+                Source::ok(vec![q]),
+                Source::skipped("a queue"),
             ))
         }
         Target::Deployment(r) => {
@@ -361,13 +361,13 @@ async fn resolve(
             let d: Deployment = client.get(path).await.map_err(not_found(what, client))?;
             let pool = match &d.work_pool_name {
                 Some(p) => part(client.get::<WorkPool>(ApiPath::new(["work_pools", p])).await),
-                None => Part::skipped("the deployment has no work pool"),
+                None => Source::skipped("the deployment has no work pool"),
             };
             Ok((
                 SlotScope::Deployment { id: d.id.clone(), name: d.name.clone() },
                 pool,
-                Part::skipped("a deployment"),
-                Part::ok(d),
+                Source::skipped("a deployment"),
+                Source::ok(d),
             ))
         }
     }
@@ -432,13 +432,13 @@ pub async fn collect_slots(
             Some(p) => part(
                 pager::all::<Worker>(client, ApiPath::new(["work_pools", p, "workers", "filter"]), json!({})).await,
             ),
-            None => Part::skipped("no work pool"),
+            None => Source::skipped("no work pool"),
         }
     };
     let flow = async {
         match deployment.value().and_then(|d| d.flow_id.clone()) {
             Some(id) => part(client.get::<Flow>(ApiPath::new(["flows", &id])).await),
-            None => Part::skipped("not a deployment"),
+            None => Source::skipped("not a deployment"),
         }
     };
     let (holders, queues, workers, waiting, flow) =
@@ -471,7 +471,7 @@ pub async fn collect_slots(
             let wanted = plan.holder_logs(now, pool_name.as_deref(), workers.value().map(Vec::as_slice), &detailed);
             holder_logs(client, detailed, &wanted, redactor).await
         }
-        None => Part::skipped("no holders"),
+        None => Source::skipped("no holders"),
     };
 
     Ok(SlotsEvidence {

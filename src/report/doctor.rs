@@ -10,7 +10,7 @@ use crate::checks::checklist::{ChecklistEntry, checklist};
 use crate::checks::{self, Ctx, Kind, Phase, Severity};
 
 pub use crate::checks::checklist::ItemStatus;
-use crate::evidence::{Part, RunEvidence, SourceRecord, Thresholds, ToolInfo};
+use crate::evidence::{RunEvidence, Source, SourceRecord, Thresholds, ToolInfo};
 use crate::fmt::human;
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,7 +138,7 @@ fn target(ctx: &Ctx<'_>) -> Target {
         name: run.name.clone(),
         flow: ctx.ev.flow.value().map(|f| f.name.clone()),
         deployment: match (&ctx.ev.deployment, &run.deployment_id) {
-            (Part::NotFound, Some(id)) => Some(format!("{id} (deleted)")),
+            (Source::NotFound, Some(id)) => Some(format!("{id} (deleted)")),
             (d, _) => d.value().map(|d| d.name.clone()),
         },
         work_pool: ctx.pool_name().map(str::to_string),
@@ -212,7 +212,7 @@ fn verdict(ctx: &Ctx<'_>, findings: &[RankedFinding], checklist: &[ChecklistEntr
 
 fn timeline(ctx: &Ctx<'_>) -> Vec<TimelineEntry> {
     let mut states: Vec<_> = match &ctx.ev.states {
-        Part::Ok { value } if !value.is_empty() => value.clone(),
+        Source::Collected { value } if !value.is_empty() => value.clone(),
         _ => ctx.run().state.clone().into_iter().collect(),
     };
     states.sort_by_key(|s| s.timestamp);

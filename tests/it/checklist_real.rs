@@ -175,12 +175,16 @@ fn import_error(s: &Server) {
     let api = s.api();
     let pool = api.pool("import", "process");
     let dep = hello_deployment(s, &pool, "broken_import.py:hello", json!({}));
-    let run = api.run(&dep, -1);
-    let mut worker = WorkerProc::start(s, &pool.name, &["--run-once"], &[]);
+    // The run is created once the worker polls, so it is due when the worker asks for it: a run
+    // waiting for a slow worker start would be marked Late first, and the timeline would depend on
+    // the machine's load.
+    let worker = WorkerProc::start(s, &pool.name, &[], &[]);
+    worker.wait_online(&api, &pool.name, Duration::from_secs(90));
+    let run = api.run(&dep, 0);
     wait_for("the run to end", Duration::from_secs(90), || {
         matches!(api.run_state(&run).0.as_str(), "CRASHED" | "FAILED").then_some(())
     });
-    worker.wait_exit(Duration::from_secs(60));
+    drop(worker);
     let v = doctor(s, "import_error", &run.id, &[], 2);
     assert_eq!(v["verdict"]["primary"], "infra.import-error");
     assert_eq!(
@@ -201,10 +205,14 @@ fn submission_fails(s: &Server) {
         "hello.py:hello",
         json!({"job_variables": {"working_dir": "/nonexistent/unstuck-test"}}),
     );
-    let run = api.run(&dep, -1);
-    let mut worker = WorkerProc::start(s, &pool.name, &["--run-once"], &[]);
+    // The run is created once the worker polls, so it is due when the worker asks for it: a run
+    // waiting for a slow worker start would be marked Late first, and the timeline would depend on
+    // the machine's load.
+    let worker = WorkerProc::start(s, &pool.name, &[], &[]);
+    worker.wait_online(&api, &pool.name, Duration::from_secs(90));
+    let run = api.run(&dep, 0);
     wait_for("the run to crash", Duration::from_secs(90), || (api.run_state(&run).0 == "CRASHED").then_some(()));
-    worker.wait_exit(Duration::from_secs(60));
+    drop(worker);
     let v = doctor(s, "submission_fails", &run.id, &[], 2);
     assert_eq!(v["verdict"]["primary"], "worker.submit-failed");
     assert_eq!(finding_ids(&v), ["worker.submit-failed"], "no duplicate run.crashed finding");

@@ -259,12 +259,16 @@ pub fn setup_crashed_137(s: &Server) -> Case {
     let python = s.venv.join("bin").join("python");
     let pool = api.process_pool_with_command("crash", &format!("{} -c exit(137)", python.display()));
     let dep = api.deployment(&pool, "default");
-    let run = api.run(&dep, -1);
-    let mut worker = WorkerProc::start(s, &pool.name, &["--run-once"], &[]);
+    // The run is created once the worker polls, so it is due when the worker asks for it: a run
+    // waiting for a slow worker start would be marked Late first, and the timeline would depend on
+    // the machine's load.
+    let worker = WorkerProc::start(s, &pool.name, &[], &[]);
+    worker.wait_online(&api, &pool.name, Duration::from_secs(90));
+    let run = api.run(&dep, 0);
     harness::wait_for("the run to crash", Duration::from_secs(90), || {
         (api.run_state(&run).0 == "CRASHED").then_some(())
     });
-    worker.wait_exit(Duration::from_secs(30));
+    drop(worker);
     Case { run, pool, args: vec![] }
 }
 

@@ -328,12 +328,6 @@ impl WorkerProc {
             .stderr(std::process::Stdio::null())
             .status();
     }
-
-    /// Waits for the worker to exit on its own (`--run-once`).
-    pub fn wait_exit(&mut self, timeout: Duration) {
-        let pid = self.pid();
-        wait_for(&format!("worker {pid} to exit"), timeout, || self.child.try_wait().ok().flatten());
-    }
 }
 
 impl Drop for WorkerProc {

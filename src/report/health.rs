@@ -329,18 +329,9 @@ pub fn health_markdown(r: &HealthReport) -> String {
     out
 }
 
-fn xml(s: &str) -> String {
-    s.chars()
-        .filter(|c| matches!(c, '\t' | '\n' | '\r') || !c.is_control())
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&apos;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+/// XML 1.0 cannot carry control characters (an ANSI escape in a quoted log line): drop them.
+fn xml_safe(s: &str) -> String {
+    s.chars().filter(|c| matches!(c, '\t' | '\n' | '\r') || !c.is_control()).collect()
 }
 
 /// The checks `health` judges for every pool: one JUnit testcase each, so CI shows a stable list.
@@ -359,41 +350,39 @@ const POOL_CHECKS: &[&str] = &[
 /// JUnit XML: one testsuite per pool, one testcase per check, and one per stuck run diagnosed. A
 /// finding fails its testcase when it reaches `--fail-on`; below it, it is reported as output.
 pub fn health_junit(r: &HealthReport, fail_on_warning: bool) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let fails = |f: &Finding| f.kind == Kind::Cause || (fail_on_warning && f.severity <= Severity::Warning);
-    let mut suites = String::new();
-    let (mut total, mut failed) = (0, 0);
     let by_rank = |rank: &usize| r.findings.get(rank - 1).map(|f| &f.finding);
+    let text = |f: &Finding| format!("{}\n{}\n{}", f.detail, f.evidence.join("\n"), f.remediation.join("\n"));
+    let timestamp = chrono::DateTime::from_timestamp(r.generated_at.as_second(), 0).map(|t| t.fixed_offset());
+    let mut report = Report::new("unstuck health");
     for p in &r.pools {
-        let mut cases = String::new();
-        let (mut tests, mut failures) = (0, 0);
+        let mut suite = TestSuite::new(xml_safe(&format!("work-pool/{}", p.name)));
+        if let Some(t) = timestamp {
+            suite.set_timestamp(t);
+        }
+        // One test case per check of the pool and per stuck run: it fails when one of its findings
+        // reaches --fail-on; the others go to its output.
         let mut case = |name: String, findings: Vec<&Finding>| {
-            tests += 1;
-            let mut body = String::new();
-            let mut output = String::new();
-            for f in &findings {
-                let text = format!("{}\n{}\n{}", f.detail, f.evidence.join("\n"), f.remediation.join("\n"));
-                if fails(f) {
-                    failures += 1;
-                    let _ = write!(
-                        body,
-                        "<failure message=\"{}\" type=\"{}\">{}</failure>",
-                        xml(&f.title),
-                        xml(f.id),
-                        xml(&text)
-                    );
-                } else {
-                    let _ = writeln!(output, "{:?}: {}\n{text}", f.severity, f.title);
-                }
+            let (failing, other): (Vec<&Finding>, Vec<&Finding>) = findings.into_iter().partition(|f| fails(f));
+            let status = if failing.is_empty() {
+                TestCaseStatus::success()
+            } else {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let titles: Vec<&str> = failing.iter().map(|f| f.title.as_str()).collect();
+                let ids: Vec<&str> = failing.iter().map(|f| f.id).collect();
+                st.set_message(xml_safe(&titles.join("; "))).set_type(ids.join(", "));
+                st.set_description(xml_safe(&failing.iter().map(|f| text(f)).collect::<Vec<_>>().join("\n\n")));
+                st
+            };
+            let mut tc = TestCase::new(xml_safe(&name), status);
+            tc.set_classname(xml_safe(&format!("unstuck.{}", p.name))).set_time(std::time::Duration::ZERO);
+            if !other.is_empty() {
+                let out: Vec<String> =
+                    other.iter().map(|f| format!("{:?}: {}\n{}", f.severity, f.title, text(f))).collect();
+                tc.set_system_out(xml_safe(&out.join("\n")));
             }
-            if !output.is_empty() {
-                let _ = write!(body, "<system-out>{}</system-out>", xml(&output));
-            }
-            let _ = writeln!(
-                cases,
-                "    <testcase classname=\"unstuck.{}\" name=\"{}\" time=\"0\">{body}</testcase>",
-                xml(&p.name),
-                xml(&name)
-            );
+            suite.add_test_case(tc);
         };
         let own: Vec<&Finding> =
             p.findings.iter().filter(|n| !p.run_findings.contains(n)).filter_map(by_rank).collect();
@@ -406,18 +395,10 @@ pub fn health_junit(r: &HealthReport, fail_on_warning: bool) -> String {
                 vec![f],
             );
         }
-        total += tests;
-        failed += failures;
-        let _ = writeln!(
-            suites,
-            "  <testsuite name=\"work-pool/{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" timestamp=\"{}\">\n{cases}  </testsuite>",
-            xml(&p.name),
-            r.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
-        );
+        report.add_test_suite(suite);
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"unstuck health\" tests=\"{total}\" failures=\"{failed}\" errors=\"0\">\n{suites}</testsuites>\n"
-    )
+    // Serialising owned strings into memory cannot fail; say so rather than panic if it ever did.
+    report.to_string().unwrap_or_else(|e| format!("<!-- cannot write JUnit XML: {e} -->\n"))
 }
 
 fn label(s: &str) -> String {

@@ -49,6 +49,14 @@ fn capture() {
         let json = server.unstuck(&args);
         json.expect_code(code);
         assert_eq!(json.json()["verdict"]["primary"], primary, "{stem}");
+        // Check what was captured before keeping it: the bundle is a bundle of this run, and replaying it
+        // gives exactly the report printed live (the table is kept from that replay).
+        let replay = unstuck(&["doctor", "--evidence", path, "-o", "json", "--api-url", "http://127.0.0.1:9/api"]);
+        replay.expect_code(code);
+        assert_eq!(replay.json(), json.json(), "{stem}: the captured bundle does not replay to the live report");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("bundle json");
+        assert_eq!(saved["body"]["flow_run"]["id"], case.run.id.as_str(), "{stem}: a bundle of another run");
         std::fs::write(dir().join(format!("{stem}.report.json")), &json.stdout).expect("write report");
         let table = unstuck(&["doctor", "--evidence", path, "--color", "never"]);
         std::fs::write(dir().join(format!("{stem}.report.txt")), &table.stdout).expect("write table");

@@ -189,8 +189,9 @@ fn one_endpoint_failing_gives_a_partial_report() {
     }
 }
 
-/// Every request a full diagnosis sends is a GET or a POST to a read-only endpoint; none polls a queue
-/// or heartbeats (recorded on the wire by the proxy).
+/// Every request every command sends (doctor, with --observe too, the three slots commands, health in
+/// JSON and Prometheus) is a GET or a POST to a read-only endpoint; none polls a queue or heartbeats
+/// (recorded on the wire by the proxy).
 #[test]
 fn traffic_is_read_only() {
     let s = harness::p3();
@@ -204,8 +205,22 @@ fn traffic_is_read_only() {
     for name_or_id in [run.id.as_str(), run.name.as_str()] {
         unstuck(&["doctor", name_or_id, "--api-url", &proxy.url, "-o", "json"]).expect_code(2);
     }
+    // Every other command that talks to the API, on the same wire.
+    let url = proxy.url.as_str();
+    unstuck(&["doctor", &run.id, "--api-url", url, "--observe", "2s", "-o", "json"]).expect_code(2);
+    unstuck(&["work-pool", "slots", &pool.name, "--api-url", url, "-o", "json"]);
+    unstuck(&["work-queue", "slots", "default", "--pool", &pool.name, "--api-url", url, "-o", "json"]);
+    unstuck(&["deployment", "slots", &dep.id, "--api-url", url, "-o", "json"]);
+    unstuck(&["health", "--pool", &pool.name, "--api-url", url, "-o", "json"]);
+    unstuck(&["health", "--pool", &pool.name, "--api-url", url, "-o", "prometheus"]);
     let seen = proxy.seen();
-    assert!(seen.len() >= 8, "{seen:?}");
+    assert!(seen.len() >= 30, "{seen:?}");
+    for endpoint in ["/concurrency_status", "/workers/filter", "/queues/filter", "/logs/filter"] {
+        assert!(
+            seen.iter().any(|r| r.path.contains(endpoint)),
+            "no command reached {endpoint}: the test lost coverage"
+        );
+    }
     for r in &seen {
         let last = r.path.split('?').next().unwrap_or("").rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
         let ok = r.method == "GET"

@@ -45,7 +45,7 @@ pub fn checklist(ctx: &Ctx<'_>, findings: &[&Finding]) -> Vec<ChecklistEntry> {
             let risk = mine.iter().find(|f| f.kind == Kind::Risk);
             // A deeper cause first; then what the evidence says, with risks as warnings; a symptom
             // only where the evidence cannot judge the item.
-            let (status, detail) = match (cause, judge(ctx, item, findings)) {
+            let (status, detail) = match (cause, judged(ctx, item, findings)) {
                 (Some(f), _) => (ItemStatus::Fail, f.title.clone()),
                 (None, judged @ (ItemStatus::Fail, _)) => judged,
                 (None, judged) => match (risk, symptom, judged.0) {
@@ -60,7 +60,25 @@ pub fn checklist(ctx: &Ctx<'_>, findings: &[&Finding]) -> Vec<ChecklistEntry> {
 }
 
 /// An item with no finding: pass with the facts, or unknown/n-a with the reason.
-fn judge(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, String) {
+/// How one backend judges a checklist item from its evidence when no finding decided it: `None` when
+/// it has nothing to say about the item (its evidence is absent, or the item is not its own).
+pub type ItemJudge = fn(&Ctx<'_>, Item, &[&Finding]) -> Option<(ItemStatus, String)>;
+
+/// The backends' judges, most specific first: an infrastructure backend that read the pod or task
+/// speaks before the Prefect API's view (which always answers, with "unknown" and why at worst). A new
+/// backend adds its judge here.
+pub static JUDGES: &[ItemJudge] = &[prefect];
+
+fn judged(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, String) {
+    JUDGES.iter().find_map(|judge| judge(ctx, item, findings)).unwrap_or((ItemStatus::Unknown, "not judged".into()))
+}
+
+/// The Prefect API's view of each item.
+fn prefect(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> Option<(ItemStatus, String)> {
+    Some(prefect_item(ctx, item, findings))
+}
+
+fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, String) {
     use ItemStatus::*;
     let phase = ctx.phase();
     let pool_type = ctx.pool().and_then(|p| p.pool_type.clone()).unwrap_or_else(|| "unknown".into());

@@ -2,6 +2,7 @@
 //!
 //! Everything here is synchronous and pure: a report is a function of a bundle and the thresholds.
 
+pub mod diagnosis;
 pub mod doctor;
 pub mod health;
 mod markdown;

@@ -20,11 +20,13 @@ use super::types::{FlowRun, WorkPool, WorkQueue, Worker};
 use crate::evidence::{HealthEvidence, PoolHealth, RunEvidence, Source};
 use crate::redact::Redactor;
 
-/// At most this many stuck or due runs are read for the whole fleet in one go; when there are more,
-/// each pool is read on its own, up to `POOL_RUN_CAP`, so no pool goes unread.
-pub const RUN_CAP: usize = 2000;
-/// At most this many stuck or due runs are read per pool; beyond it that pool's counts are lower bounds.
-pub const POOL_RUN_CAP: usize = 500;
+/// At most this many pages of stuck or due runs are read for the whole fleet in one go (2000 runs at
+/// Prefect's default page size); when there are more, each pool is read on its own, up to
+/// `POOL_RUN_PAGES`, so no pool goes unread.
+pub const RUN_PAGES: usize = 10;
+/// At most this many pages of stuck or due runs are read per pool (600 runs at the default page
+/// size); beyond it that pool's counts are lower bounds.
+pub const POOL_RUN_PAGES: usize = 3;
 
 #[derive(Clone)]
 pub struct HealthOptions<'a> {
@@ -36,29 +38,29 @@ pub struct HealthOptions<'a> {
     pub concurrency: usize,
 }
 
-/// Every run matching `filter` in `states`, in `sort` order, up to `cap`, and whether the cap was hit.
+/// Every run matching `filter` in `states`, in `sort` order, up to `pages` pages, and whether that cap was hit.
 async fn runs_capped(
     client: &Client,
     mut filter: Value,
     states: &[&str],
     sort: &str,
-    cap: usize,
+    pages: usize,
 ) -> Result<(Vec<FlowRun>, bool), ApiError> {
     let mut flow_runs = filter.get("flow_runs").cloned().unwrap_or_else(|| json!({}));
     flow_runs["state"] = json!({"type": {"any_": states}});
     filter["flow_runs"] = flow_runs;
     filter["sort"] = json!(sort);
-    pager::capped::<FlowRun>(client, "/flow_runs/filter".into(), filter, cap).await
+    pager::capped::<FlowRun>(client, "/flow_runs/filter".into(), filter, pages).await
 }
 
 /// The stuck-run candidates of a scope: PENDING/CANCELLING runs (oldest first) and SCHEDULED runs due
 /// before `now` (soonest due first; the late threshold is applied by the checks, so a replay can use
-/// another one). Each list is capped at `cap`.
+/// another one). Each list is capped at `pages` pages.
 async fn candidates(
     client: &Client,
     scope: &Value,
     now: Timestamp,
-    cap: usize,
+    pages: usize,
 ) -> (Result<(Vec<FlowRun>, bool), ApiError>, Result<(Vec<FlowRun>, bool), ApiError>) {
     let mut due = scope.clone();
     due["flow_runs"] = json!({"next_scheduled_start_time": {"before_": now.to_string()}});
@@ -66,9 +68,9 @@ async fn candidates(
     let mut refused = scope.clone();
     refused["flow_runs"] = json!({"state": {"name": {"any_": [super::types::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
     let (pending, due, refused) = tokio::join!(
-        runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], "EXPECTED_START_TIME_ASC", cap),
-        runs_capped(client, due, &["SCHEDULED"], "NEXT_SCHEDULED_START_TIME_ASC", cap),
-        runs_capped(client, refused, &["SCHEDULED"], "EXPECTED_START_TIME_ASC", cap),
+        runs_capped(client, scope.clone(), &["PENDING", "CANCELLING"], "EXPECTED_START_TIME_ASC", pages),
+        runs_capped(client, due, &["SCHEDULED"], "NEXT_SCHEDULED_START_TIME_ASC", pages),
+        runs_capped(client, refused, &["SCHEDULED"], "EXPECTED_START_TIME_ASC", pages),
     );
     let due = match (due, refused) {
         (Ok((mut due, a)), Ok((refused, b))) => {
@@ -137,7 +139,7 @@ pub async fn collect_health(
     // "Now" on the server's clock: due times are the server's.
     let now = server.now(Timestamp::now());
     let queues = pager::all::<WorkQueue>(client, "/work_queues/filter".into(), json!({}));
-    let fleet_runs = candidates(client, &scope, now, RUN_CAP);
+    let fleet_runs = candidates(client, &scope, now, RUN_PAGES);
     let per_pool = stream::iter(pools.iter())
         .map(|p| async move {
             let workers = pager::all::<Worker>(client, ApiPath::new(["work_pools", &p.name, "workers", "filter"]), json!({}));
@@ -215,7 +217,7 @@ pub async fn collect_health(
         let per_pool: Vec<_> = stream::iter(fleet.iter().map(|ph| ph.pool.name.clone()))
             .map(|name| async move {
                 let scope = json!({"work_pools": {"name": {"any_": [name]}}});
-                (name, candidates(client, &scope, now, POOL_RUN_CAP).await)
+                (name, candidates(client, &scope, now, POOL_RUN_PAGES).await)
             })
             .buffer_unordered(opts.concurrency.max(1))
             .collect()

@@ -57,14 +57,16 @@ pub async fn all<T: DeserializeOwned + Keyed>(client: &Client, path: ApiPath, bo
     capped(client, path, body, usize::MAX).await.map(|(rows, _)| rows)
 }
 
-/// The rows of a paged endpoint in the body's order, each once, stopping at `cap` rows or more; and
-/// whether it stopped there (then there may be more).
+/// The rows of a paged endpoint in the body's order, each once, stopping after `max_pages` full pages
+/// (a budget in requests, whatever the server's page size); and whether it stopped there (then there
+/// may be more).
 pub async fn capped<T: DeserializeOwned + Keyed>(
     client: &Client,
     path: ApiPath,
     body: Value,
-    cap: usize,
+    max_pages: usize,
 ) -> Result<(Vec<T>, bool), ApiError> {
+    let mut pages = 0;
     let mut seen: HashSet<String> = HashSet::new();
     let mut rows: Vec<T> = Vec::new();
     let mut offset: usize = 0;
@@ -91,7 +93,8 @@ pub async fn capped<T: DeserializeOwned + Keyed>(
         if n < size {
             return Ok((rows, false));
         }
-        if rows.len() >= cap {
+        pages += 1;
+        if pages >= max_pages {
             return Ok((rows, true));
         }
         offset += size - overlap(size).min(size - 1);

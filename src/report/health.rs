@@ -69,7 +69,7 @@ pub struct Slots {
 pub struct Runs {
     pub pending_stuck: usize,
     pub late: usize,
-    /// Set when the fleet had more stuck or late runs than were read: the counts are lower bounds.
+    /// Set when the pool had more stuck or late runs than its read budget: the counts are lower bounds.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub counts_are_lower_bounds: bool,
 }

@@ -252,3 +252,35 @@ fn health_bundle_replays() {
     replay.expect_code(2);
     assert_eq!(replay.json(), live.json());
 }
+
+/// Regression (issue 9): the fleet-wide read of stuck and late runs has a budget (10 pages; pages of 10
+/// on this server); a busy pool that fills it must not leave a quiet pool unread. The quiet pool's
+/// Late run, due after the busy pool's 120, is beyond the fleet budget: each pool is then read on its
+/// own (3 pages each), the quiet pool's run is counted, and only the busy pool says its counts are
+/// lower bounds.
+#[test]
+fn a_busy_pool_does_not_hide_a_quiet_one() {
+    let s = harness::p3_small();
+    let api = s.api();
+    let (busy, quiet) = (api.pool("busy", "process"), api.pool("quiet", "process"));
+    let (busy_dep, quiet_dep) = (api.deployment(&busy, "default"), api.deployment(&quiet, "default"));
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..30 {
+                    api.run(&busy_dep, -900);
+                }
+            });
+        }
+    });
+    api.run(&quiet_dep, -600);
+    let out = s.unstuck(&["health", "--pool", &busy.name, "--pool", &quiet.name, "-o", "json"]);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(row(&v, &quiet)["runs"]["late"], 1, "{}", row(&v, &quiet));
+    assert!(row(&v, &quiet)["runs"].get("counts_are_lower_bounds").is_none(), "exact counts: the flag is left out");
+    assert_eq!(row(&v, &quiet)["verdict"], "critical");
+    assert_eq!(row(&v, &busy)["runs"]["counts_are_lower_bounds"], true);
+    // Three pages of 10 that overlap by one row: 28 runs read of 120.
+    assert!(row(&v, &busy)["runs"]["late"].as_u64().is_some_and(|n| (28..120).contains(&n)), "{}", row(&v, &busy));
+}

@@ -72,8 +72,32 @@ pub fn doctor(s: &Server, name: &str, run: &str, extra: &[&str], code: i32) -> V
         t = t.replace(name, "[RUN_NAME]");
     }
     insta::assert_snapshot!(format!("{}_{name}", s.label), normalize::snapshot(&j, &t));
+    // What the snapshot filters out, asserted here: the request count (a regression in round trips
+    // fails) and ages that agree with the clock (the timeline ends now and adds up).
+    let detail = v["sources"][0]["detail"].as_str().unwrap_or_default();
+    let requests: u64 = regex::Regex::new(r"(\d+) requests")
+        .expect("regex")
+        .captures(detail)
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or_else(|| panic!("no request count in {detail:?}"));
+    assert!(requests <= REQUEST_BUDGET, "{name}: {requests} requests (budget {REQUEST_BUDGET})");
+    if let Some(timeline) = v["timeline"].as_array().filter(|t| !t.is_empty()) {
+        let first = timeline[0]["at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let generated = v["generated_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let total: i64 = timeline.iter().filter_map(|e| e["seconds"].as_i64()).sum();
+        if let (Some(first), Some(generated)) = (first, generated) {
+            let span = generated.duration_since(first).as_secs();
+            assert!(
+                (total - span).abs() <= timeline.len() as i64,
+                "{name}: timeline adds up to {total}s, spans {span}s"
+            );
+        }
+    }
     v
 }
+
+/// Requests one diagnosis may send (11 to 20 in these scenarios; holders and observation add some).
+const REQUEST_BUDGET: u64 = 40;
 
 /// A worker that is alive and polling `queues` of `pool`.
 fn live_worker(api: &harness::Api, pool: &harness::api::Pool, queues: &[&str]) {
@@ -103,6 +127,11 @@ fn no_worker(s: &Server) {
     let v = doctor(s, "no_worker", &run.id, &[], 2);
     assert_eq!(v["verdict"]["primary"], "worker.none");
     assert_eq!(finding_ids(&v), ["worker.none", "run.late"]);
+    // Due 600 s before the run was read: the lateness said is at least that, and not wildly more.
+    let late = v["findings"][1]["title"].as_str().unwrap_or_default();
+    let minutes: u64 =
+        regex::Regex::new(r"is (\d+)m").expect("regex").captures(late).and_then(|c| c[1].parse().ok()).unwrap_or(0);
+    assert!((10..=13).contains(&minutes), "{late}");
     assert_eq!(item(&v, "worker-alive"), "fail");
     assert_eq!(item(&v, "queue-polled"), "fail");
     assert_eq!(v["findings"][0]["subject"], format!("work-pool/{}", pool.name));

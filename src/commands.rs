@@ -14,7 +14,6 @@ use crate::cli::{
 };
 use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
-use crate::fmt::count;
 use crate::prefect::client::Client;
 use crate::prefect::collect::{self, CollectError};
 use crate::prefect::health;
@@ -134,7 +133,7 @@ pub fn doctor(args: DoctorArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
         save_bundle(&bundle, path, &redactor)?;
     }
     let th = thresholds(&args.thresholds, bundle.thresholds);
-    let report = report::doctor::build(ev, bundle.collected_at, th, &bundle.sources);
+    let report = report::doctor::build(ev, bundle.collected_at, th, &bundle.sources());
     let text = match args.output {
         DoctorFormat::Json => to_json(&report, &redactor)?,
         DoctorFormat::Table => redactor.redact(&report::doctor_table(&report, &styles(g), g.quiet)).into_owned(),
@@ -183,17 +182,16 @@ impl Live {
 
     /// The bundle: the evidence, "now", the thresholds, and how the Prefect source fared (`detail` goes
     /// after the server's description; parts that failed are listed).
-    fn finish(self, server: &str, detail: &str, failed: &[String], th: Thresholds, body: Body) -> (Bundle, Redactor) {
+    /// The bundle: the evidence, "now", the thresholds, and what only collection knew of its source
+    /// (how long it took, how many requests); the rest of the sources section derives from the evidence.
+    fn finish(self, th: Thresholds, body: Body) -> (Bundle, Redactor) {
         drop(self.progress);
-        let mut text = format!("{server}{detail}; {} requests", self.client.request_count());
-        if !failed.is_empty() {
-            text.push_str(&format!("; failed: {}", failed.join("; ")));
-        }
         let source = SourceRecord {
             name: "prefect".into(),
             status: SourceStatus::Collected,
-            detail: text,
+            detail: String::new(),
             millis: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            requests: Some(self.client.request_count()),
         };
         let bundle = Bundle {
             format: BUNDLE_FORMAT,
@@ -219,9 +217,7 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let opts = collect::Options { observe: args.observe, plan: &planner };
     let ev =
         live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
-    let failed = ev.failures();
-    let server = ev.server.describe();
-    Ok(live.finish(&server, "", &failed, th, Body::Doctor(Box::new(ev))))
+    Ok(live.finish(th, Body::Doctor(Box::new(ev))))
 }
 
 /// `health`: the fleet, pool by pool.
@@ -255,7 +251,7 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
             humantime::format_duration(bundle.thresholds.late)
         );
     }
-    let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources);
+    let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources());
     let text = match args.output {
         HealthFormat::Json => to_json(&report, &redactor)?,
         HealthFormat::Table => {
@@ -281,20 +277,7 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let opts =
         health::HealthOptions { pools: args.pools.clone(), plan: &planner, concurrency: usize::from(args.concurrency) };
     let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
-    let unread = ev
-        .pools
-        .iter()
-        .filter(|p| {
-            p.workers.why_failed().is_some() || p.late.why_failed().is_some() || p.pending.why_failed().is_some()
-        })
-        .count();
-    let runs: usize = ev.pools.iter().map(|p| p.runs.len()).sum();
-    let mut detail = format!("; {} read, {} diagnosed", count(ev.pools.len(), "pool"), count(runs, "stuck run"));
-    if unread > 0 {
-        detail.push_str(&format!("; {} could not be read completely", count(unread, "pool")));
-    }
-    let server = ev.server.describe();
-    Ok(live.finish(&server, &detail, &[], th, Body::Health(Box::new(ev))))
+    Ok(live.finish(th, Body::Health(Box::new(ev))))
 }
 
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.
@@ -324,11 +307,8 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
                     &live.progress,
                 ))?
             };
-            let failed = ev.failures();
-            let via = ev.holders.value().map(|h| format!("; holders via {}", h.via)).unwrap_or_default();
-            let server = ev.server.describe();
             let th_all = Thresholds { pending: th, ..Thresholds::default() };
-            let (bundle, redactor) = live.finish(&server, &via, &failed, th_all, Body::Slots(Box::new(ev)));
+            let (bundle, redactor) = live.finish(th_all, Body::Slots(Box::new(ev)));
             (bundle, redactor, th)
         }
     };
@@ -338,7 +318,7 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
     if let Some(path) = &args.evidence.save_evidence {
         save_bundle(&bundle, path, &redactor)?;
     }
-    let report = report::slots::build(ev, bundle.collected_at, threshold, &bundle.sources);
+    let report = report::slots::build(ev, bundle.collected_at, threshold, &bundle.sources());
     let text = match args.output {
         ListFormat::Json => to_json(&report, &redactor)?,
         ListFormat::Table => redactor

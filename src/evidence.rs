@@ -188,13 +188,19 @@ pub struct ClockReading {
     pub local: Timestamp,
 }
 
-/// How one backend fared.
+/// How one backend fared. A bundle stores what only collection knew (how long, how many requests);
+/// the report's status and detail are derived from the evidence (`Bundle::sources`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceRecord {
     pub name: String,
     pub status: SourceStatus,
+    /// As printed. Bundles of format 1 stored it; newer ones leave it empty and derive it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     pub millis: u64,
+    /// HTTP requests sent, retries and CSRF fetches included (bundles since 0.1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -470,6 +476,68 @@ pub struct Bundle {
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
+}
+
+impl Body {
+    fn server(&self) -> &ServerInfo {
+        match self {
+            Body::Doctor(ev) => &ev.server,
+            Body::Slots(ev) => &ev.server,
+            Body::Health(ev) => &ev.server,
+        }
+    }
+
+    /// What the evidence says about how its Prefect source fared, after the server's description.
+    fn prefect_detail(&self) -> (String, Vec<String>) {
+        match self {
+            Body::Doctor(ev) => (String::new(), ev.failures()),
+            Body::Slots(ev) => {
+                (ev.holders.value().map(|h| format!("; holders via {}", h.via)).unwrap_or_default(), ev.failures())
+            }
+            Body::Health(ev) => {
+                let unread = ev
+                    .pools
+                    .iter()
+                    .filter(|p| {
+                        p.workers.why_failed().is_some()
+                            || p.late.why_failed().is_some()
+                            || p.pending.why_failed().is_some()
+                    })
+                    .count();
+                let runs: usize = ev.pools.iter().map(|p| p.runs.len()).sum();
+                let mut detail = format!(
+                    "; {} read, {} diagnosed",
+                    crate::fmt::count(ev.pools.len(), "pool"),
+                    crate::fmt::count(runs, "stuck run")
+                );
+                if unread > 0 {
+                    detail.push_str(&format!("; {} could not be read completely", crate::fmt::count(unread, "pool")));
+                }
+                (detail, vec![])
+            }
+        }
+    }
+}
+
+impl Bundle {
+    /// The report's sources section, derived from the evidence and what collection measured.
+    pub fn sources(&self) -> Vec<SourceRecord> {
+        self.sources
+            .iter()
+            .map(|s| match s.requests {
+                // Format-1 bundles stored the text: keep it, so they replay to the same report.
+                None => s.clone(),
+                Some(n) => {
+                    let (detail, failed) = self.body.prefect_detail();
+                    let mut text = format!("{}{detail}; {n} requests", self.body.server().describe());
+                    if !failed.is_empty() {
+                        text.push_str(&format!("; failed: {}", failed.join("; ")));
+                    }
+                    SourceRecord { detail: text, ..s.clone() }
+                }
+            })
+            .collect()
+    }
 }
 
 impl ToolInfo {

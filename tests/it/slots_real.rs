@@ -326,16 +326,17 @@ fn paging_adapts_to_the_server_limit_and_to_runs_that_move() {
     }
     let unique: std::collections::BTreeSet<&&str> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len(), "no run twice");
-    // Pages of 10 rows, learnt from the 422: only the first requests (sent at once, before any answer)
-    // asked for more than the server allows; every request after the first answer asks for 10.
+    // Pages of 10 rows, learnt from the 422: only the first request of each of the three reads sent at
+    // once (the holders' first page, the two waiting-run queries) asked for more than the server allows;
+    // which of them reaches the server first depends on the machine, so the count is asserted, not the order.
     let limits: Vec<u64> = proxy
         .seen()
         .iter()
         .filter(|r| r.path == "/flow_runs/filter")
         .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok()?.get("limit")?.as_u64())
         .collect();
-    let learnt = limits.iter().position(|l| *l <= 10).expect("a page of 10");
-    assert!(learnt <= 3 && limits[learnt..].iter().all(|l| *l <= 10), "{limits:?}");
+    assert!(limits.iter().filter(|l| **l > 10).count() <= 3, "{limits:?}");
+    assert!(limits.iter().filter(|l| **l == 10).count() >= 4, "holders read in pages of 10: {limits:?}");
 }
 
 /// Regression (issue 9): a run waiting out a retry delay (Scheduled/AwaitingRetry, due in 10 minutes)

@@ -235,10 +235,13 @@ impl Api {
 
     /// The run's infrastructure pid once a worker has recorded it (`host:pid` on Prefect 2).
     pub fn wait_infra_pid(&self, run: &Run, timeout: Duration) -> u32 {
-        super::wait_for("the worker to record the run's infrastructure", timeout, || {
-            let pid = self.get(&format!("/flow_runs/{}", run.id))["infrastructure_pid"].as_str().map(str::to_string)?;
-            pid.rsplit(':').next().and_then(|p| p.parse().ok())
-        })
+        super::wait_for("the worker to record the run's infrastructure", timeout, || self.infra_pid(run))
+    }
+
+    /// The run's infrastructure pid if a worker has recorded one.
+    pub fn infra_pid(&self, run: &Run) -> Option<u32> {
+        let pid = self.get(&format!("/flow_runs/{}", run.id))["infrastructure_pid"].as_str().map(str::to_string)?;
+        pid.rsplit(':').next().and_then(|p| p.parse().ok())
     }
 
     pub fn set_state(&self, run: &Run, state: Value) {

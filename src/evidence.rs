@@ -6,6 +6,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub mod kube;
+
 use crate::prefect::types::{Deployment, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
 
 /// Bundle format version; bumped only on incompatible changes to what is stored.

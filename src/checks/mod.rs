@@ -10,6 +10,7 @@ mod ctx;
 mod deployment;
 pub mod fleet;
 pub mod judge;
+pub mod k8s;
 pub mod logs;
 pub mod plan;
 mod pollers;
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 pub use crate::shell::sh;
 
+pub use checklist::ItemStatus;
 pub use claims::{Claim, ClaimSource, claimer, claims};
 pub use ctx::{Ctx, Phase};
 pub use judge::{HOLDER_LOG_CAP, Judge, Liveness, WorkerStatus};

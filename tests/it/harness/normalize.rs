@@ -44,7 +44,9 @@ pub fn json(v: &Value) -> Value {
                 .map(|(k, v)| {
                     let v = match k.as_str() {
                         "generated_at" | "since" | "at" if !v.is_null() => Value::String("[TIME]".into()),
-                        "seconds" | "millis" | "requests" | "seconds_in_state" | "oldest_seconds_late" if !v.is_null() => {
+                        "seconds" | "millis" | "requests" | "seconds_in_state" | "oldest_seconds_late"
+                            if !v.is_null() =>
+                        {
                             Value::String("[N]".into())
                         }
                         _ => json(v),

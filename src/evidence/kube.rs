@@ -28,18 +28,14 @@ mod lenient {
     pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         let v = Option::<serde_json::Value>::deserialize(d)?;
         Ok(match v {
-            Some(serde_json::Value::Number(n)) => {
-                n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))
-            }
+            Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         })
     }
 
     /// Quantities are strings in the API, but hand-written manifests and some tools emit numbers.
-    pub fn quantities<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<String, String>, D::Error> {
+    pub fn quantities<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
         let v = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?;
         Ok(v.unwrap_or_default()
             .into_iter()
@@ -65,20 +61,11 @@ pub struct ObjectMeta {
     pub namespace: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub uid: String,
-    #[serde(
-        deserialize_with = "lenient::strings",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::strings", skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub creation_timestamp: Option<Timestamp>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub deletion_timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub owner_references: Vec<OwnerReference>,
@@ -110,10 +97,7 @@ pub struct Condition {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<Timestamp>,
 }
 
@@ -144,15 +128,9 @@ pub struct Job {
 pub struct JobSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub backoff_limit: Option<i64>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<i64>,
     pub template: PodTemplate,
 }
@@ -168,25 +146,13 @@ pub struct PodTemplate {
 pub struct JobStatus {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub active: Option<i64>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub failed: Option<i64>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub succeeded: Option<i64>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Timestamp>,
 }
 
@@ -247,15 +213,9 @@ pub struct Container {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Resources {
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, String>,
 }
 
@@ -286,10 +246,7 @@ pub struct PodStatus {
     pub init_container_statuses: Vec<ContainerStatus>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub container_statuses: Vec<ContainerStatus>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Timestamp>,
 }
 
@@ -325,20 +282,11 @@ pub struct StateDetail {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
-    #[serde(
-        deserialize_with = "lenient::time",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
 }
 
@@ -366,24 +314,16 @@ impl Pod {
     }
     /// Init containers first: they run (and fail) first.
     pub fn all_statuses(&self) -> impl Iterator<Item = &ContainerStatus> {
-        self.status
-            .init_container_statuses
-            .iter()
-            .chain(self.status.container_statuses.iter())
+        self.status.init_container_statuses.iter().chain(self.status.container_statuses.iter())
     }
     pub fn all_containers(&self) -> impl Iterator<Item = &Container> {
-        self.spec
-            .init_containers
-            .iter()
-            .chain(self.spec.containers.iter())
+        self.spec.init_containers.iter().chain(self.spec.containers.iter())
     }
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.all_containers().find(|c| c.name == name)
     }
     pub fn restarts(&self) -> i64 {
-        self.all_statuses()
-            .map(|s| s.restart_count.unwrap_or(0))
-            .sum()
+        self.all_statuses().map(|s| s.restart_count.unwrap_or(0)).sum()
     }
 }
 
@@ -401,10 +341,7 @@ pub struct Event {
     /// Normal or Warning.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     #[serde(deserialize_with = "lenient::time")]
     pub first_timestamp: Option<Timestamp>,
@@ -436,10 +373,7 @@ pub struct ObjectReference {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EventSeries {
-    #[serde(
-        deserialize_with = "lenient::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     #[serde(deserialize_with = "lenient::time")]
     pub last_observed_time: Option<Timestamp>,
@@ -458,21 +392,15 @@ impl Event {
     /// When it last happened: the latest of lastTimestamp, eventTime and series.lastObservedTime
     /// (new-style events leave lastTimestamp null and put repeats in the series).
     pub fn newest(&self) -> Option<Timestamp> {
-        [
-            self.last_timestamp,
-            self.event_time,
-            self.series.as_ref().and_then(|s| s.last_observed_time),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
+        [self.last_timestamp, self.event_time, self.series.as_ref().and_then(|s| s.last_observed_time)]
+            .into_iter()
+            .flatten()
+            .max()
     }
 
     /// When it first happened: firstTimestamp, else eventTime, else the newest time.
     pub fn oldest(&self) -> Option<Timestamp> {
-        self.first_timestamp
-            .or(self.event_time)
-            .or_else(|| self.newest())
+        self.first_timestamp.or(self.event_time).or_else(|| self.newest())
     }
 
     /// How many times it happened (a series counts its repeats).
@@ -483,11 +411,7 @@ impl Event {
 
     /// Who reported it: the legacy source component, else reportingComponent.
     pub fn component(&self) -> &str {
-        if self.source.component.is_empty() {
-            &self.reporting_component
-        } else {
-            &self.source.component
-        }
+        if self.source.component.is_empty() { &self.reporting_component } else { &self.source.component }
     }
 
     /// Whether it is about this object (kind + namespace + name; uid too when both carry one).
@@ -579,10 +503,7 @@ pub struct Taint {
 pub struct NodeStatus {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub allocatable: BTreeMap<String, String>,
 }
 
@@ -603,25 +524,16 @@ pub struct ResourceQuota {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct QuotaSpec {
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub hard: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct QuotaStatus {
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub hard: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub used: BTreeMap<String, String>,
 }
 
@@ -643,25 +555,13 @@ pub struct LimitRangeSpec {
 pub struct LimitRangeItem {
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub max: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub min: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub default: BTreeMap<String, String>,
-    #[serde(
-        deserialize_with = "lenient::quantities",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(deserialize_with = "lenient::quantities", skip_serializing_if = "BTreeMap::is_empty")]
     pub default_request: BTreeMap<String, String>,
 }
 
@@ -690,9 +590,7 @@ pub enum Located {
 
 impl Default for Located {
     fn default() -> Self {
-        Located::NotFound {
-            searched: Vec::new(),
-        }
+        Located::NotFound { searched: Vec::new() }
     }
 }
 
@@ -713,11 +611,7 @@ impl JobRef {
         let job = parts.next().filter(|s| !s.is_empty())?;
         let namespace = parts.next().filter(|s| !s.is_empty())?;
         let cluster_uid = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
-        Some(JobRef {
-            cluster_uid,
-            namespace: namespace.to_string(),
-            job: job.to_string(),
-        })
+        Some(JobRef { cluster_uid, namespace: namespace.to_string(), job: job.to_string() })
     }
 }
 
@@ -826,11 +720,7 @@ impl KubeEvidence {
 
     /// Events about an object, newest first.
     pub fn events_about(&self, kind: &str, namespace: &str, name: &str, uid: &str) -> Vec<&Event> {
-        let mut v: Vec<&Event> = self
-            .events
-            .iter()
-            .filter(|e| e.is_about(kind, namespace, name, uid))
-            .collect();
+        let mut v: Vec<&Event> = self.events.iter().filter(|e| e.is_about(kind, namespace, name, uid)).collect();
         v.sort_by_key(|e| std::cmp::Reverse(e.newest()));
         v
     }
@@ -841,29 +731,20 @@ impl KubeEvidence {
 
     pub fn job_events(&self) -> Vec<&Event> {
         match &self.job {
-            Some(j) => self.events_about(
-                "Job",
-                &j.metadata.namespace,
-                &j.metadata.name,
-                &j.metadata.uid,
-            ),
+            Some(j) => self.events_about("Job", &j.metadata.namespace, &j.metadata.name, &j.metadata.uid),
             None => Vec::new(),
         }
     }
 
     pub fn log(&self, pod: &str, container: &str, previous: bool) -> Option<&LogTail> {
-        self.logs
-            .iter()
-            .find(|l| l.pod == pod && l.container == container && l.previous == previous)
+        self.logs.iter().find(|l| l.pod == pod && l.container == container && l.previous == previous)
     }
 
     /// Whether the collector was refused `verb` on `resource` in `namespace` (or cluster-wide).
     pub fn was_denied(&self, verb: &str, resource: &str, namespace: &str) -> bool {
-        self.denied.iter().any(|d| {
-            d.verb == verb
-                && d.resource == resource
-                && (d.namespace.is_empty() || d.namespace == namespace)
-        })
+        self.denied
+            .iter()
+            .any(|d| d.verb == verb && d.resource == resource && (d.namespace.is_empty() || d.namespace == namespace))
     }
 }
 
@@ -895,10 +776,7 @@ pub fn parse_quantity(q: &str) -> Option<f64> {
         ("P", 1e15),
         ("E", 1e18),
     ];
-    let (number, factor) = SUFFIXES
-        .iter()
-        .find_map(|(s, f)| q.strip_suffix(s).map(|n| (n, *f)))
-        .unwrap_or((q, 1.0));
+    let (number, factor) = SUFFIXES.iter().find_map(|(s, f)| q.strip_suffix(s).map(|n| (n, *f))).unwrap_or((q, 1.0));
     // "1E" is exa, but "1e3" is an exponent: the suffix table already took a trailing "E".
     let n: f64 = number.parse().ok()?;
     let v = n * factor;
@@ -907,20 +785,11 @@ pub fn parse_quantity(q: &str) -> Option<f64> {
 
 /// A byte count for humans: `7.0Gi`, `512Mi`, `100Ki`, `900`.
 pub fn format_bytes(b: f64) -> String {
-    const UNITS: [(&str, f64); 4] = [
-        ("Ti", 1099511627776.0),
-        ("Gi", 1073741824.0),
-        ("Mi", 1048576.0),
-        ("Ki", 1024.0),
-    ];
+    const UNITS: [(&str, f64); 4] = [("Ti", 1099511627776.0), ("Gi", 1073741824.0), ("Mi", 1048576.0), ("Ki", 1024.0)];
     for (u, f) in UNITS {
         if b >= f {
             let v = b / f;
-            return if (v - v.round()).abs() < 0.05 {
-                format!("{}{u}", v.round())
-            } else {
-                format!("{v:.1}{u}")
-            };
+            return if (v - v.round()).abs() < 0.05 { format!("{}{u}", v.round()) } else { format!("{v:.1}{u}") };
         }
     }
     format!("{b}")
@@ -933,11 +802,7 @@ pub fn format_quantity(resource: &str, q: &str) -> String {
         return q.to_string();
     };
     if resource.ends_with("cpu") {
-        if v < 1.0 {
-            format!("{}m", (v * 1000.0).round())
-        } else {
-            format!("{v}")
-        }
+        if v < 1.0 { format!("{}m", (v * 1000.0).round()) } else { format!("{v}") }
     } else if resource.ends_with("memory") || resource.ends_with("storage") {
         format_bytes(v)
     } else {

@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
+use super::testkit::{load_scenario, scenarios};
 use super::*;
 use crate::checks::{Item, ItemStatus};
 use crate::evidence::kube::{EventV1, JobRef, KubeEvidence, List, Pod, parse_quantity};
-use crate::testkit::{load_scenario, scenarios};
 
 /// Every id of SPEC 7's Kubernetes table, plus infra.exited-cleanly for a Job.
 const SPEC_IDS: [&str; 23] = [
@@ -53,9 +53,7 @@ fn catalogue_is_complete_and_unique() {
         assert!(seen.insert(c.id), "duplicate {}", c.id);
         assert!(SPEC_IDS.contains(&c.id), "{} not in SPEC 7", c.id);
         assert!(
-            !c.title.is_empty()
-                && c.explanation.contains("What it does")
-                && c.explanation.contains("Why it matters"),
+            !c.title.is_empty() && c.explanation.contains("What it does") && c.explanation.contains("Why it matters"),
             "{} docs",
             c.id
         );
@@ -65,11 +63,7 @@ fn catalogue_is_complete_and_unique() {
     for id in SPEC_IDS {
         assert!(seen.contains(id), "{id} not implemented");
     }
-    assert_eq!(
-        REGISTRY.len() + 1,
-        CHECKS.len(),
-        "registry and CHECKS disagree"
-    );
+    assert_eq!(REGISTRY.len() + 1, CHECKS.len(), "registry and CHECKS disagree");
     for (r, c) in REGISTRY.iter().zip(CHECKS.iter()) {
         assert_eq!(r.info.id, c.id, "REGISTRY and CHECKS orders differ");
     }
@@ -82,10 +76,7 @@ fn every_scenario_diagnoses_as_expected() {
     assert!(dirs.len() >= 37, "only {} scenarios", dirs.len());
     let mut failures = Vec::new();
     for dir in dirs {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let (kube, meta) = load_scenario(&dir);
         let run = meta.view();
         let ranked = rank(run_all(&kube, &run));
@@ -93,10 +84,7 @@ fn every_scenario_diagnoses_as_expected() {
         let e = &meta.expect;
         match (&e.primary, ranked.first()) {
             (None, None) => {}
-            (None, Some(f)) => failures.push(format!(
-                "{name}: expected no findings, got {ids:?} ({})",
-                f.title
-            )),
+            (None, Some(f)) => failures.push(format!("{name}: expected no findings, got {ids:?} ({})", f.title)),
             (Some(p), None) => failures.push(format!("{name}: expected {p}, got nothing")),
             (Some(p), Some(f)) => {
                 if f.id != p {
@@ -110,15 +98,13 @@ fn every_scenario_diagnoses_as_expected() {
                 }
                 if let Some(q) = &e.evidence_contains {
                     if !f.evidence.iter().any(|l| l.contains(q.as_str())) {
-                        failures.push(format!(
-                            "{name}: no evidence line quotes {q:?}: {:#?}",
-                            f.evidence
-                        ));
+                        failures.push(format!("{name}: no evidence line quotes {q:?}: {:#?}", f.evidence));
                     }
                 }
-                if f.subject.as_deref().is_none_or(|s| {
-                    !(s.starts_with("pod/") || s.starts_with("job/") || s.starts_with("namespace/"))
-                }) {
+                if f.subject
+                    .as_deref()
+                    .is_none_or(|s| !(s.starts_with("pod/") || s.starts_with("job/") || s.starts_with("namespace/")))
+                {
                     failures.push(format!("{name}: subject {:?}", f.subject));
                 }
                 if f.remediation.is_empty() {
@@ -153,12 +139,7 @@ fn other_runs_never_appear_in_findings() {
         for f in run_all(&kube, &meta.view()) {
             let text = all_text(&f);
             for o in others {
-                assert!(
-                    !text.contains(o),
-                    "{}: finding {} mentions another run's {o}",
-                    dir.display(),
-                    f.id
-                );
+                assert!(!text.contains(o), "{}: finding {} mentions another run's {o}", dir.display(), f.id);
             }
         }
     }
@@ -167,17 +148,14 @@ fn other_runs_never_appear_in_findings() {
 /// A collector that widened its selector still cannot make another run's pod a finding.
 #[test]
 fn checks_ignore_pods_labelled_for_another_run() {
-    let dir = crate::testkit::fixtures_dir().join("healthy-running");
+    let dir = super::testkit::fixtures_dir().join("healthy-running");
     let (mut kube, meta) = load_scenario(&dir);
-    let all: List<Pod> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("pods.json")).unwrap_or_default())
-            .unwrap_or(List { items: Vec::new() });
+    let all: List<Pod> = serde_json::from_str(&std::fs::read_to_string(dir.join("pods.json")).unwrap_or_default())
+        .unwrap_or(List { items: Vec::new() });
     kube.pods = all.items; // every pod of the namespace, including the ImagePullBackOff one of another run
     let findings = run_all(&kube, &meta.view());
     assert!(
-        findings
-            .iter()
-            .all(|f| f.id != "k8s.image-pull" && f.id != "k8s.oom-killed"),
+        findings.iter().all(|f| f.id != "k8s.image-pull" && f.id != "k8s.oom-killed"),
         "{:?}",
         findings.iter().map(|f| f.id).collect::<Vec<_>>()
     );
@@ -195,24 +173,13 @@ fn odd_input_does_not_panic() {
     });
     let p: Pod = serde_json::from_value(pod).unwrap_or_else(|e| panic!("lenient pod: {e}"));
     assert_eq!(p.metadata.creation_timestamp, None);
-    assert_eq!(
-        p.all_statuses().next().and_then(|s| s.restart_count),
-        Some(3)
-    );
+    assert_eq!(p.all_statuses().next().and_then(|s| s.restart_count), Some(3));
     let event = serde_json::json!({"involvedObject": {"kind": "Pod", "name": "p"}, "reason": "FailedScheduling",
                                    "message": "garbage with no header", "lastTimestamp": 12, "series": {"lastObservedTime": null}});
     let e: crate::evidence::kube::Event =
         serde_json::from_value(event).unwrap_or_else(|e| panic!("lenient event: {e}"));
-    let kube = KubeEvidence {
-        pods: vec![p.clone()],
-        events: vec![e],
-        worker_pod: Some(p),
-        ..Default::default()
-    };
-    let lines = vec![
-        "jobs.batch is forbidden: User \"".to_string(),
-        String::new(),
-    ];
+    let kube = KubeEvidence { pods: vec![p.clone()], events: vec![e], worker_pod: Some(p), ..Default::default() };
+    let lines = vec!["jobs.batch is forbidden: User \"".to_string(), String::new()];
     let run = RunView {
         run_id: "",
         state_type: "WEIRD",
@@ -226,10 +193,7 @@ fn odd_input_does_not_panic() {
     let findings = run_all(&kube, &run);
     let _ = checklist(&kube, &run, &findings);
     let empty = KubeEvidence::default();
-    assert!(
-        run_all(&empty, &run).is_empty(),
-        "empty evidence, odd state: nothing to say"
-    );
+    assert!(run_all(&empty, &run).is_empty(), "empty evidence, odd state: nothing to say");
     assert_eq!(checklist(&empty, &run, &[]).len(), 4);
 }
 
@@ -256,18 +220,9 @@ fn quantities() {
     for bad in ["", "Gi", "abc", "1.2.3Mi", "--1"] {
         assert_eq!(parse_quantity(bad), None, "{bad:?}");
     }
-    assert_eq!(
-        crate::evidence::kube::format_quantity("limits.memory", "7Gi"),
-        "7Gi"
-    );
-    assert_eq!(
-        crate::evidence::kube::format_quantity("requests.cpu", "500m"),
-        "500m"
-    );
-    assert_eq!(
-        crate::evidence::kube::format_quantity("memory", "536870912"),
-        "512Mi"
-    );
+    assert_eq!(crate::evidence::kube::format_quantity("limits.memory", "7Gi"), "7Gi");
+    assert_eq!(crate::evidence::kube::format_quantity("requests.cpu", "500m"), "500m");
+    assert_eq!(crate::evidence::kube::format_quantity("memory", "536870912"), "512Mi");
 }
 
 /// The scheduler's "0/N nodes are available" messages, as real clusters print them.
@@ -280,11 +235,7 @@ fn scheduler_messages() {
     assert_eq!(m.reasons.len(), 5, "{:#?}", m.reasons);
     assert_eq!(m.main_class(), ReasonClass::Taint);
     assert_eq!(m.insufficient(), vec!["memory"]);
-    assert!(
-        m.preemption
-            .as_deref()
-            .is_some_and(|p| p.starts_with("0/17 nodes are available: 15 Preemption"))
-    );
+    assert!(m.preemption.as_deref().is_some_and(|p| p.starts_with("0/17 nodes are available: 15 Preemption")));
     assert_eq!(
         m.reasons[0].reason,
         "node(s) had untolerated taint {node-role.kubernetes.io/ci-builds-worker: ci-builds-worker}"
@@ -293,10 +244,7 @@ fn scheduler_messages() {
     let m = parse_scheduler_message(
         "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
     );
-    assert_eq!(
-        (m.total, m.main_class(), m.insufficient()),
-        (Some(3), ReasonClass::InsufficientResources, vec!["cpu"])
-    );
+    assert_eq!((m.total, m.main_class(), m.insufficient()), (Some(3), ReasonClass::InsufficientResources, vec!["cpu"]));
 
     let m = parse_scheduler_message(
         "0/2 nodes are available: 2 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
@@ -308,15 +256,9 @@ fn scheduler_messages() {
         "0/6 nodes are available: 1 node(s) had untolerated taint {unschedulable: true}, 2 node(s) didn't match pod topology spread constraints, 3 node(s) had untolerated taint {node-role.kubernetes.io/master: }. preemption: 0/6 nodes are available: 2 node(s) didn't match pod topology spread constraints, 4 Preemption is not helpful for scheduling.",
     );
     assert_eq!(m.main_class(), ReasonClass::Taint);
-    assert!(
-        m.reasons
-            .iter()
-            .any(|r| r.class == ReasonClass::Topology && r.nodes == Some(2))
-    );
+    assert!(m.reasons.iter().any(|r| r.class == ReasonClass::Topology && r.nodes == Some(2)));
 
-    let m = parse_scheduler_message(
-        "0/5 nodes are available: 5 node(s) didn't match Pod's node affinity/selector.",
-    );
+    let m = parse_scheduler_message("0/5 nodes are available: 5 node(s) didn't match Pod's node affinity/selector.");
     assert_eq!(m.main_class(), ReasonClass::NodeAffinity);
     let m = parse_scheduler_message(
         "0/3 nodes are available: 1 node(s) had volume node affinity conflict, 2 node(s) didn't match Pod's node affinity/selector.",
@@ -354,18 +296,10 @@ fn events_k8s_io_conversion() {
     assert_eq!(e.involved_object.name, "p");
     assert_eq!(e.component(), "default-scheduler");
     assert_eq!(e.last_timestamp, None);
-    assert_eq!(
-        e.newest().map(|t| t.to_string()),
-        Some("2026-11-21T11:29:00.120455Z".to_string())
-    );
-    assert_eq!(
-        e.oldest().map(|t| t.to_string()),
-        Some("2026-11-21T11:10:00.482913Z".to_string())
-    );
+    assert_eq!(e.newest().map(|t| t.to_string()), Some("2026-11-21T11:29:00.120455Z".to_string()));
+    assert_eq!(e.oldest().map(|t| t.to_string()), Some("2026-11-21T11:10:00.482913Z".to_string()));
     assert_eq!(e.times(), 14);
-    assert!(
-        e.is_about("Pod", "prefect", "p", "u") && !e.is_about("Pod", "prefect", "p", "other-uid")
-    );
+    assert!(e.is_about("Pod", "prefect", "p", "u") && !e.is_about("Pod", "prefect", "p", "other-uid"));
     // A legacy event: lastTimestamp newer than eventTime (null) wins.
     let core: crate::evidence::kube::Event = serde_json::from_value(serde_json::json!({
         "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "BackOff", "message": "m", "count": 80,
@@ -373,10 +307,7 @@ fn events_k8s_io_conversion() {
         "source": {"component": "kubelet", "host": "node-a"}
     }))
     .unwrap_or_else(|e| panic!("core event: {e}"));
-    assert_eq!(
-        core.newest().map(|t| t.to_string()),
-        Some("2026-11-21T11:29:40Z".to_string())
-    );
+    assert_eq!(core.newest().map(|t| t.to_string()), Some("2026-11-21T11:29:40Z".to_string()));
     assert_eq!(core.times(), 80);
 }
 
@@ -387,13 +318,9 @@ fn evidence_round_trips() {
         let (kube, _) = load_scenario(&dir);
         let json = serde_json::to_value(&kube).unwrap_or_else(|e| panic!("serialize: {e}"));
         if let Some(p) = json.get("pods").and_then(|p| p.get(0)) {
-            assert!(
-                p.pointer("/metadata/creationTimestamp").is_some(),
-                "camelCase kube shape"
-            );
+            assert!(p.pointer("/metadata/creationTimestamp").is_some(), "camelCase kube shape");
         }
-        let back: KubeEvidence =
-            serde_json::from_value(json).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let back: KubeEvidence = serde_json::from_value(json).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert_eq!(back, kube, "{}", dir.display());
     }
 }
@@ -402,20 +329,11 @@ fn evidence_round_trips() {
 #[test]
 fn infrastructure_pid_formats() {
     let j = JobRef::parse("prefect:grinning-chimera-x7k2p").unwrap_or_else(|| panic!("new format"));
-    assert_eq!(
-        (j.namespace.as_str(), j.job.as_str(), j.cluster_uid),
-        ("prefect", "grinning-chimera-x7k2p", None)
-    );
-    let j = JobRef::parse("9f1c2e3a-0000-4000-8000-000000000001:flows:etl-abc12")
-        .unwrap_or_else(|| panic!("old format"));
-    assert_eq!(
-        j.cluster_uid.as_deref(),
-        Some("9f1c2e3a-0000-4000-8000-000000000001")
-    );
-    assert_eq!(
-        (j.namespace.as_str(), j.job.as_str()),
-        ("flows", "etl-abc12")
-    );
+    assert_eq!((j.namespace.as_str(), j.job.as_str(), j.cluster_uid), ("prefect", "grinning-chimera-x7k2p", None));
+    let j =
+        JobRef::parse("9f1c2e3a-0000-4000-8000-000000000001:flows:etl-abc12").unwrap_or_else(|| panic!("old format"));
+    assert_eq!(j.cluster_uid.as_deref(), Some("9f1c2e3a-0000-4000-8000-000000000001"));
+    assert_eq!((j.namespace.as_str(), j.job.as_str()), ("flows", "etl-abc12"));
     assert_eq!(JobRef::parse("17343"), None);
     assert_eq!(JobRef::parse(":job"), None);
     assert_eq!(JobRef::parse(""), None);
@@ -429,12 +347,7 @@ fn exceeded_quota_message() {
     );
     assert_eq!(x.len(), 2);
     assert_eq!(
-        (
-            x[1].resource.as_str(),
-            x[1].requested.as_str(),
-            x[1].used.as_str(),
-            x[1].limited.as_str()
-        ),
+        (x[1].resource.as_str(), x[1].requested.as_str(), x[1].used.as_str(), x[1].limited.as_str()),
         ("limits.memory", "1Gi", "1Gi", "1Gi")
     );
     assert_eq!(x[0].quota, "compute-resources");
@@ -460,17 +373,9 @@ fn pull_error_classes() {
             "Error reading manifest latest in docker.io/obsidiandynamics/kafdrop: toomanyrequests: You have reached your pull rate limit.",
             "rate-limited",
         ),
-        (
-            "ErrImagePull",
-            "dial tcp 10.0.0.5:443: i/o timeout",
-            "network",
-        ),
+        ("ErrImagePull", "dial tcp 10.0.0.5:443: i/o timeout", "network"),
         ("InvalidImageName", "", "invalid-name"),
-        (
-            "ErrImageNeverPull",
-            "Container image \"x\" is not present with pull policy of Never",
-            "not-found",
-        ),
+        ("ErrImageNeverPull", "Container image \"x\" is not present with pull policy of Never", "not-found"),
     ];
     for (reason, msg, class) in cases {
         assert_eq!(image::classify_pull(reason, msg).0, class, "{msg}");
@@ -480,20 +385,14 @@ fn pull_error_classes() {
 /// The checklist names the failing finding, or says concretely what was seen, or why it cannot tell.
 #[test]
 fn checklist_items() {
-    let dir = crate::testkit::fixtures_dir();
+    let dir = super::testkit::fixtures_dir();
     let (kube, meta) = load_scenario(&dir.join("image-pull-not-found"));
     let run = meta.view();
     let list = checklist(&kube, &run, &run_all(&kube, &run));
-    let pull = list
-        .iter()
-        .find(|(i, _, _)| *i == Item::ImagePull)
-        .unwrap_or_else(|| panic!("image-pull item"));
+    let pull = list.iter().find(|(i, _, _)| *i == Item::ImagePull).unwrap_or_else(|| panic!("image-pull item"));
     assert_eq!(pull.1, ItemStatus::Fail);
     assert!(pull.2.starts_with("k8s.image-pull"), "{}", pull.2);
-    let cap = list
-        .iter()
-        .find(|(i, _, _)| *i == Item::Capacity)
-        .unwrap_or_else(|| panic!("capacity"));
+    let cap = list.iter().find(|(i, _, _)| *i == Item::Capacity).unwrap_or_else(|| panic!("capacity"));
     assert_eq!(cap.1, ItemStatus::Pass);
     assert!(cap.2.contains("node-a"), "{}", cap.2);
 
@@ -508,149 +407,55 @@ fn checklist_items() {
     let (kube, meta) = load_scenario(&dir.join("job-create-failed-quota"));
     let run = meta.view();
     let list = checklist(&kube, &run, &run_all(&kube, &run));
-    assert!(list.iter().any(|(i, s, d)| *i == Item::Permissions
-        && *s == ItemStatus::Fail
-        && d.contains("k8s.job-create-failed")));
     assert!(
-        list.iter().any(|(i, s, d)| *i == Item::ImagePull
-            && *s == ItemStatus::Unknown
-            && d == "no pod yet")
+        list.iter()
+            .any(|(i, s, d)| *i == Item::Permissions && *s == ItemStatus::Fail && d.contains("k8s.job-create-failed"))
     );
+    assert!(list.iter().any(|(i, s, d)| *i == Item::ImagePull && *s == ItemStatus::Unknown && d == "no pod yet"));
 
     let (kube, meta) = load_scenario(&dir.join("waiting-for-node"));
     let run = meta.view();
     let list = checklist(&kube, &run, &run_all(&kube, &run));
-    assert!(
-        list.iter()
-            .any(|(i, s, _)| *i == Item::Capacity && *s == ItemStatus::Warn)
-    );
-}
-
-/// Commands in remediation quote names that need it.
-#[test]
-fn shell_quoting() {
-    use crate::checks::sh;
-    assert_eq!(sh("prefect"), "prefect");
-    assert_eq!(sh("my ns"), "'my ns'");
-    assert_eq!(sh("it's"), r"'it'\''s'");
-    assert_eq!(sh(""), "''");
+    assert!(list.iter().any(|(i, s, _)| *i == Item::Capacity && *s == ItemStatus::Warn));
 }
 
 /// The quota scenario's evidence states the parsed numbers and the quota's current use.
 #[test]
 fn quota_numbers_are_stated() {
-    let (kube, meta) =
-        load_scenario(&crate::testkit::fixtures_dir().join("job-create-failed-quota"));
+    let (kube, meta) = load_scenario(&super::testkit::fixtures_dir().join("job-create-failed-quota"));
     let f = run_all(&kube, &meta.view())
         .into_iter()
         .find(|f| f.id == "k8s.job-create-failed")
         .unwrap_or_else(|| panic!("finding"));
-    assert!(
-        f.detail
-            .contains("limits.memory: requested 2Gi + used 7Gi > limit 8Gi"),
-        "{}",
-        f.detail
-    );
-    assert!(
-        f.evidence
-            .iter()
-            .any(|l| l.contains("used 7Gi of 8Gi (free 1Gi)")),
-        "{:#?}",
-        f.evidence
-    );
-    assert!(
-        f.remediation
-            .iter()
-            .any(|r| r == "kubectl -n prefect get resourcequota"),
-        "{:#?}",
-        f.remediation
-    );
-    assert_eq!(
-        f.subject.as_deref(),
-        Some("job/prefect/grinning-chimera-x7k2p")
-    );
+    assert!(f.detail.contains("limits.memory: requested 2Gi + used 7Gi > limit 8Gi"), "{}", f.detail);
+    assert!(f.evidence.iter().any(|l| l.contains("used 7Gi of 8Gi (free 1Gi)")), "{:#?}", f.evidence);
+    assert!(f.remediation.iter().any(|r| r == "kubectl -n prefect get resourcequota"), "{:#?}", f.remediation);
+    assert_eq!(f.subject.as_deref(), Some("job/prefect/grinning-chimera-x7k2p"));
 }
 
 /// An exit 137 from ContainerStatusUnknown is explained, never called an OOM kill.
 #[test]
 fn container_status_unknown_is_not_oom() {
-    let (kube, meta) =
-        load_scenario(&crate::testkit::fixtures_dir().join("evicted-container-status-unknown-137"));
+    let (kube, meta) = load_scenario(&super::testkit::fixtures_dir().join("evicted-container-status-unknown-137"));
     let findings = run_all(&kube, &meta.view());
     assert!(findings.iter().all(|f| f.id != "k8s.oom-killed"));
-    let f = findings
-        .iter()
-        .find(|f| f.id == "k8s.evicted")
-        .unwrap_or_else(|| panic!("evicted"));
-    assert!(
-        f.evidence
-            .iter()
-            .any(|l| l.contains("ContainerStatusUnknown (exit code 137)")),
-        "{:#?}",
-        f.evidence
-    );
+    let f = findings.iter().find(|f| f.id == "k8s.evicted").unwrap_or_else(|| panic!("evicted"));
+    assert!(f.evidence.iter().any(|l| l.contains("ContainerStatusUnknown (exit code 137)")), "{:#?}", f.evidence);
 }
 
 /// The image-pull finding says BackOff never crashes the run and quotes the kubelet's 400 for logs.
 #[test]
 fn image_pull_says_it_never_crashes() {
-    let (kube, meta) = load_scenario(&crate::testkit::fixtures_dir().join("image-pull-not-found"));
+    let (kube, meta) = load_scenario(&super::testkit::fixtures_dir().join("image-pull-not-found"));
     let f = run_all(&kube, &meta.view())
         .into_iter()
         .find(|f| f.id == "k8s.image-pull")
         .unwrap_or_else(|| panic!("finding"));
+    assert!(f.detail.contains("never fails the pod or the run"), "{}", f.detail);
+    assert!(f.evidence.iter().any(|l| l.contains("is waiting to start: trying and failing to pull image")));
+    assert!(f.remediation.iter().any(|r| r == "kubectl -n prefect describe pod grinning-chimera-x7k2p-9zqvw"));
     assert!(
-        f.detail.contains("never fails the pod or the run"),
-        "{}",
-        f.detail
+        f.remediation.iter().any(|r| r.contains("--field-selector involvedObject.name=grinning-chimera-x7k2p-9zqvw"))
     );
-    assert!(
-        f.evidence
-            .iter()
-            .any(|l| l.contains("is waiting to start: trying and failing to pull image"))
-    );
-    assert!(
-        f.remediation
-            .iter()
-            .any(|r| r == "kubectl -n prefect describe pod grinning-chimera-x7k2p-9zqvw")
-    );
-    assert!(
-        f.remediation.iter().any(
-            |r| r.contains("--field-selector involvedObject.name=grinning-chimera-x7k2p-9zqvw")
-        )
-    );
-    assert!(
-        f.remediation
-            .iter()
-            .any(|r| r.contains("--job-variable image="))
-    );
-}
-
-/// Prints every scenario's ranked findings (a reading aid: cargo test -- --ignored --nocapture).
-#[test]
-#[ignore = "prints, asserts nothing"]
-fn print_diagnoses() {
-    for dir in scenarios() {
-        let (kube, meta) = load_scenario(&dir);
-        let run = meta.view();
-        let ranked = rank(run_all(&kube, &run));
-        println!(
-            "== {}",
-            dir.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        );
-        for f in &ranked {
-            println!(
-                "  {} [{:?}/{:?}] {}\n    detail: {}",
-                f.id, f.kind, f.severity, f.title, f.detail
-            );
-            for e in &f.evidence {
-                println!("    - {e}");
-            }
-        }
-        for (i, s, d) in checklist(&kube, &run, &ranked) {
-            println!("  [{:?}] {}: {d}", s, i.id());
-        }
-    }
+    assert!(f.remediation.iter().any(|r| r.contains("--job-variable image=")));
 }

@@ -2,8 +2,7 @@
 //! (`k8s.disrupted`), on a broken node (`k8s.node-not-ready`), or just Pending (`k8s.pod-pending`).
 
 use super::{
-    RunView, describe_pod, event_line, human, latest_event, pod_events_cmd, pod_finding,
-    pod_subject, run_pods,
+    RunView, describe_pod, event_line, human, latest_event, pod_events_cmd, pod_finding, pod_subject, run_pods,
 };
 use crate::checks::{Backend, CheckInfo, Finding, Item, Kind, Severity, sh};
 use crate::evidence::kube::KubeEvidence;
@@ -97,12 +96,8 @@ pub(crate) fn evicted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in run_pods(kube, run) {
         let by_status = pod.status.reason.as_deref() == Some("Evicted");
-        let by_container = pod.all_statuses().find(|s| {
-            s.state
-                .terminated
-                .as_ref()
-                .is_some_and(|t| t.reason() == "Evicted")
-        });
+        let by_container =
+            pod.all_statuses().find(|s| s.state.terminated.as_ref().is_some_and(|t| t.reason() == "Evicted"));
         let ev = latest_event(kube, pod, &["Evicted"]);
         if !by_status && by_container.is_none() && ev.is_none() {
             continue;
@@ -113,19 +108,12 @@ pub(crate) fn evicted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
             .clone()
             .filter(|m| !m.is_empty())
             .or_else(|| ev.map(|e| e.message.clone()))
-            .or_else(|| {
-                by_container
-                    .and_then(|s| s.state.terminated.as_ref())
-                    .map(|t| t.message().to_string())
-            })
+            .or_else(|| by_container.and_then(|s| s.state.terminated.as_ref()).map(|t| t.message().to_string()))
             .unwrap_or_default();
         let resource = message
             .split("low on resource: ")
             .nth(1)
-            .and_then(|r| {
-                r.split(|c: char| c == '.' || c == ',' || c.is_whitespace())
-                    .next()
-            })
+            .and_then(|r| r.split(|c: char| c == '.' || c == ',' || c.is_whitespace()).next())
             .filter(|r| !r.is_empty())
             .map(str::to_string);
         let mut f = pod_finding(
@@ -134,10 +122,7 @@ pub(crate) fn evicted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
             format!(
                 "Pod {} was evicted{}",
                 pod.name(),
-                resource
-                    .as_ref()
-                    .map(|r| format!(": node low on {r}"))
-                    .unwrap_or_default()
+                resource.as_ref().map(|r| format!(": node low on {r}")).unwrap_or_default()
             ),
             pod,
         )
@@ -147,29 +132,17 @@ pub(crate) fn evicted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
             message.trim()
         ));
         if by_status {
-            f = f.evidence(format!(
-                "status.phase={} reason=Evicted: {}",
-                pod.phase(),
-                message.trim()
-            ));
+            f = f.evidence(format!("status.phase={} reason=Evicted: {}", pod.phase(), message.trim()));
         }
         if let Some(e) = ev {
             f = f.evidence(event_line(e, run));
         }
         let unknown: Vec<&str> = pod
             .all_statuses()
-            .filter(|s| {
-                s.state
-                    .terminated
-                    .as_ref()
-                    .is_some_and(|t| t.reason() == "ContainerStatusUnknown")
-            })
+            .filter(|s| s.state.terminated.as_ref().is_some_and(|t| t.reason() == "ContainerStatusUnknown"))
             .map(|s| s.name.as_str())
             .collect();
-        for s in pod
-            .all_statuses()
-            .filter(|s| unknown.contains(&s.name.as_str()))
-        {
+        for s in pod.all_statuses().filter(|s| unknown.contains(&s.name.as_str())) {
             if let Some(t) = &s.state.terminated {
                 f = f.evidence(super::state_line(&s.name, "terminated", t));
             }
@@ -189,10 +162,7 @@ pub(crate) fn evicted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
         };
         out.push(
             f.fix(describe_pod(pod))
-                .fix(format!(
-                    "kubectl describe node {}",
-                    sh(pod.spec.node_name.as_deref().unwrap_or("<NODE>"))
-                ))
+                .fix(format!("kubectl describe node {}", sh(pod.spec.node_name.as_deref().unwrap_or("<NODE>"))))
                 .fix(fix_req)
                 .fix(super::resources_fix("requests equal to limits")),
         );
@@ -204,10 +174,7 @@ pub(crate) fn disrupted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> 
     let mut out = Vec::new();
     for pod in run_pods(kube, run) {
         let cond = pod.condition("DisruptionTarget").filter(|c| c.is_true());
-        let stuck = pod
-            .metadata
-            .deletion_timestamp
-            .filter(|t| run.ago(*t).as_secs() > 60);
+        let stuck = pod.metadata.deletion_timestamp.filter(|t| run.ago(*t).as_secs() > 60);
         if cond.is_none() && stuck.is_none() {
             continue;
         }
@@ -224,20 +191,15 @@ pub(crate) fn disrupted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> 
             })
             .unwrap_or_default();
         let title = match (cond, stuck) {
-            (Some(c), _) => format!(
-                "Pod {} is being disrupted: {}",
-                pod.name(),
-                c.reason.as_deref().unwrap_or("DisruptionTarget")
-            ),
-            (None, Some(t)) => format!(
-                "Pod {} is stuck Terminating for {}",
-                pod.name(),
-                human(run.ago(t))
-            ),
+            (Some(c), _) => {
+                format!("Pod {} is being disrupted: {}", pod.name(), c.reason.as_deref().unwrap_or("DisruptionTarget"))
+            }
+            (None, Some(t)) => format!("Pod {} is stuck Terminating for {}", pod.name(), human(run.ago(t))),
             (None, None) => continue,
         };
         let mut f = pod_finding(&DISRUPTED, Severity::Warning, title, pod).detail(if why.is_empty() {
-            "The pod was deleted but has not gone away: its node may be gone, or a finalizer never completes.".to_string()
+            "The pod was deleted but has not gone away: its node may be gone, or a finalizer never completes."
+                .to_string()
         } else {
             format!("Kubernetes is removing the pod: {why}")
         });
@@ -245,10 +207,7 @@ pub(crate) fn disrupted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> 
             f = f.evidence(format!("condition DisruptionTarget=True {why}"));
         }
         if let Some(t) = stuck {
-            f = f.evidence(format!(
-                "metadata.deletionTimestamp {t} ({} ago)",
-                human(run.ago(t))
-            ));
+            f = f.evidence(format!("metadata.deletionTimestamp {t} ({} ago)", human(run.ago(t))));
         }
         f = f.fix(describe_pod(pod));
         if stuck.is_some() {
@@ -263,12 +222,7 @@ pub(crate) fn disrupted(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> 
     out
 }
 
-const PRESSURES: [&str; 4] = [
-    "MemoryPressure",
-    "DiskPressure",
-    "PIDPressure",
-    "NetworkUnavailable",
-];
+const PRESSURES: [&str; 4] = ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"];
 
 pub(crate) fn node_not_ready(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -283,26 +237,13 @@ pub(crate) fn node_not_ready(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
         if let Some(r) = node.condition("Ready").filter(|c| !c.is_true()) {
             bad.push(r);
         }
-        bad.extend(
-            PRESSURES
-                .iter()
-                .filter_map(|t| node.condition(t))
-                .filter(|c| c.is_true()),
-        );
+        bad.extend(PRESSURES.iter().filter_map(|t| node.condition(t)).filter(|c| c.is_true()));
         let Some(first) = bad.first() else { continue };
-        let what = if first.type_ == "Ready" {
-            "NotReady".to_string()
-        } else {
-            first.type_.clone()
-        };
+        let what = if first.type_ == "Ready" { "NotReady".to_string() } else { first.type_.clone() };
         let mut f = pod_finding(
             &NODE_NOT_READY,
             Severity::Error,
-            format!(
-                "Pod {} is on node {} which is {what}",
-                pod.name(),
-                node.metadata.name
-            ),
+            format!("Pod {} is on node {} which is {what}", pod.name(), node.metadata.name),
             pod,
         )
         .detail(format!(
@@ -318,17 +259,10 @@ pub(crate) fn node_not_ready(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
                 c.status,
                 c.reason.as_deref().unwrap_or(""),
                 c.message.as_deref().unwrap_or("").trim(),
-                c.last_transition_time
-                    .map(|t| format!(" (since {} ago)", human(run.ago(t))))
-                    .unwrap_or_default()
+                c.last_transition_time.map(|t| format!(" (since {} ago)", human(run.ago(t)))).unwrap_or_default()
             ));
         }
-        for t in node
-            .spec
-            .taints
-            .iter()
-            .filter(|t| t.key.starts_with("node.kubernetes.io/"))
-        {
+        for t in node.spec.taints.iter().filter(|t| t.key.starts_with("node.kubernetes.io/")) {
             f = f.evidence(format!("node taint {}:{}", t.key, t.effect));
         }
         out.push(
@@ -345,18 +279,14 @@ pub(crate) fn node_not_ready(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
 }
 
 /// Runs after every other check: only pods nothing else explained.
-pub(crate) fn pod_pending(
-    kube: &KubeEvidence,
-    run: &RunView<'_>,
-    found: &[Finding],
-) -> Vec<Finding> {
+pub(crate) fn pod_pending(kube: &KubeEvidence, run: &RunView<'_>, found: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in run_pods(kube, run).filter(|p| p.phase() == "Pending") {
         let subject = pod_subject(pod);
-        if found.iter().any(|f| {
-            f.id != super::job::OBSERVER_MISSING.id
-                && f.subject.as_deref() == Some(subject.as_str())
-        }) {
+        if found
+            .iter()
+            .any(|f| f.id != super::job::OBSERVER_MISSING.id && f.subject.as_deref() == Some(subject.as_str()))
+        {
             continue;
         }
         let Some(created) = pod.metadata.creation_timestamp else {

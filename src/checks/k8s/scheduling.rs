@@ -7,9 +7,7 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::Serialize;
 
-use super::{
-    RunView, describe_pod, event_line, human, pod_events_cmd, pod_finding, resources_fix, run_pods,
-};
+use super::{RunView, describe_pod, event_line, human, pod_events_cmd, pod_finding, resources_fix, run_pods};
 use crate::checks::{Backend, CheckInfo, Finding, Item, Kind, Severity, sh};
 use crate::evidence::kube::{Event, KubeEvidence, Pod, format_quantity};
 
@@ -135,12 +133,7 @@ impl SchedulerMessage {
     pub fn main_class(&self) -> ReasonClass {
         let mut best: Option<(u32, ReasonClass)> = None;
         for r in &self.reasons {
-            let n: u32 = self
-                .reasons
-                .iter()
-                .filter(|x| x.class == r.class)
-                .map(|x| x.nodes.unwrap_or(1))
-                .sum();
+            let n: u32 = self.reasons.iter().filter(|x| x.class == r.class).map(|x| x.nodes.unwrap_or(1)).sum();
             best = match best {
                 Some((bn, bc)) if bn > n || (bn == n && bc <= r.class) => Some((bn, bc)),
                 _ => Some((n, r.class)),
@@ -151,16 +144,12 @@ impl SchedulerMessage {
 
     /// Resources named by "Insufficient X" items.
     pub fn insufficient(&self) -> Vec<&str> {
-        self.reasons
-            .iter()
-            .filter_map(|r| r.reason.strip_prefix("Insufficient "))
-            .collect()
+        self.reasons.iter().filter_map(|r| r.reason.strip_prefix("Insufficient ")).collect()
     }
 }
 
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:\d+/)?(\d+) nodes? (?:are|is) available:?\s*")
-        .unwrap_or_else(|e| panic!("header: {e}"))
+    Regex::new(r"(?i)^\s*(?:\d+/)?(\d+) nodes? (?:are|is) available:?\s*").unwrap_or_else(|e| panic!("header: {e}"))
 });
 static COUNTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d+)\s+(.+)$").unwrap_or_else(|e| panic!("counted: {e}")));
@@ -177,10 +166,7 @@ fn split_items(s: &str) -> Vec<String> {
             '}' | ']' | ')' => depth -= 1,
             _ => {}
         }
-        if depth <= 0
-            && (c == ',' || c == '.' || c == ';')
-            && chars.peek().is_none_or(|n| n.is_whitespace())
-        {
+        if depth <= 0 && (c == ',' || c == '.' || c == ';') && chars.peek().is_none_or(|n| n.is_whitespace()) {
             if !cur.trim().is_empty() {
                 items.push(cur.trim().to_string());
             }
@@ -198,46 +184,19 @@ fn split_items(s: &str) -> Vec<String> {
 fn classify_reason(reason: &str) -> ReasonClass {
     let r = reason.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| r.contains(n));
-    if r.starts_with("insufficient ")
-        || has(&[
-            "too many pods",
-            "exceed limits for nodepool",
-            "max node group size",
-        ])
-    {
+    if r.starts_with("insufficient ") || has(&["too many pods", "exceed limits for nodepool", "max node group size"]) {
         if has(&["exceed limits for nodepool", "max node group size"]) {
             ReasonClass::AutoscalerBlocked
         } else {
             ReasonClass::InsufficientResources
         }
-    } else if has(&[
-        "volume",
-        "persistentvolumeclaim",
-        "unbound immediate",
-        "pvc",
-    ]) {
+    } else if has(&["volume", "persistentvolumeclaim", "unbound immediate", "pvc"]) {
         ReasonClass::Volume
-    } else if has(&[
-        "taint",
-        "were unschedulable",
-        "was unschedulable",
-        "node(s) unschedulable",
-    ]) {
+    } else if has(&["taint", "were unschedulable", "was unschedulable", "node(s) unschedulable"]) {
         ReasonClass::Taint
-    } else if has(&[
-        "topology spread",
-        "pod affinity",
-        "pod anti-affinity",
-        "affinity rules",
-        "anti-affinity",
-    ]) {
+    } else if has(&["topology spread", "pod affinity", "pod anti-affinity", "affinity rules", "anti-affinity"]) {
         ReasonClass::Topology
-    } else if has(&[
-        "node affinity",
-        "node selector",
-        "nodeselector",
-        "didn't match pod's node",
-    ]) {
+    } else if has(&["node affinity", "node selector", "nodeselector", "didn't match pod's node"]) {
         ReasonClass::NodeAffinity
     } else {
         ReasonClass::Other
@@ -248,46 +207,25 @@ fn classify_reason(reason: &str) -> ReasonClass {
 /// message becomes one `other` reason holding the whole text.
 pub fn parse_scheduler_message(msg: &str) -> SchedulerMessage {
     let (main, preemption) = match msg.find("preemption:") {
-        Some(i) => (
-            &msg[..i],
-            Some(
-                msg[i + "preemption:".len()..]
-                    .trim()
-                    .trim_end_matches('.')
-                    .trim()
-                    .to_string(),
-            ),
-        ),
+        Some(i) => (&msg[..i], Some(msg[i + "preemption:".len()..].trim().trim_end_matches('.').trim().to_string())),
         None => (msg, None),
     };
     let (total, rest) = match HEADER.captures(main) {
-        Some(c) => (
-            c.get(1).and_then(|m| m.as_str().parse().ok()),
-            &main[c.get(0).map_or(0, |m| m.end())..],
-        ),
+        Some(c) => (c.get(1).and_then(|m| m.as_str().parse().ok()), &main[c.get(0).map_or(0, |m| m.end())..]),
         None => (None, main),
     };
     let mut reasons = Vec::new();
     for item in split_items(rest) {
         let (nodes, reason) = match COUNTED.captures(&item) {
-            Some(c) => (
-                c.get(1).and_then(|m| m.as_str().parse().ok()),
-                c.get(2).map_or("", |m| m.as_str()).to_string(),
-            ),
+            Some(c) => {
+                (c.get(1).and_then(|m| m.as_str().parse().ok()), c.get(2).map_or("", |m| m.as_str()).to_string())
+            }
             None => (None, item.clone()),
         };
         let class = classify_reason(&reason);
-        reasons.push(NodeReason {
-            nodes,
-            reason,
-            class,
-        });
+        reasons.push(NodeReason { nodes, reason, class });
     }
-    SchedulerMessage {
-        total,
-        reasons,
-        preemption,
-    }
+    SchedulerMessage { total, reasons, preemption }
 }
 
 /// Autoscaler events on a pod: who says a node is coming, who says none will.
@@ -315,24 +253,16 @@ fn is_karpenter_refusal(e: &Event) -> bool {
 fn is_unschedulable(pod: &Pod) -> bool {
     pod.phase() == "Pending"
         && pod.spec.node_name.as_deref().unwrap_or("").is_empty()
-        && pod
-            .condition("PodScheduled")
-            .is_some_and(|c| !c.is_true() && c.reason.as_deref() == Some("Unschedulable"))
+        && pod.condition("PodScheduled").is_some_and(|c| !c.is_true() && c.reason.as_deref() == Some("Unschedulable"))
 }
 
 /// The scheduler's latest word: the newest default-scheduler FailedScheduling event, else the
 /// PodScheduled condition's message.
 fn scheduler_message<'a>(kube: &'a KubeEvidence, pod: &'a Pod) -> (Option<&'a Event>, String) {
-    let ev = kube
-        .pod_events(pod)
-        .into_iter()
-        .find(|e| e.reason == "FailedScheduling" && !is_karpenter_refusal(e));
+    let ev = kube.pod_events(pod).into_iter().find(|e| e.reason == "FailedScheduling" && !is_karpenter_refusal(e));
     let msg = ev
         .map(|e| e.message.clone())
-        .or_else(|| {
-            pod.condition("PodScheduled")
-                .and_then(|c| c.message.clone())
-        })
+        .or_else(|| pod.condition("PodScheduled").and_then(|c| c.message.clone()))
         .unwrap_or_default();
     (ev, msg)
 }
@@ -340,14 +270,11 @@ fn scheduler_message<'a>(kube: &'a KubeEvidence, pod: &'a Pod) -> (Option<&'a Ev
 /// Whether a node is on its way: a TriggeredScaleUp/Nominated newer than every refusal.
 fn node_coming<'a>(coming: &[&'a Event], blocked: &[&Event]) -> Option<&'a Event> {
     let newest_block: Option<Timestamp> = blocked.iter().filter_map(|e| e.newest()).max();
-    coming
-        .first()
-        .copied()
-        .filter(|c| match (c.newest(), newest_block) {
-            (Some(c), Some(b)) => c >= b,
-            (_, None) => true,
-            (None, Some(_)) => false,
-        })
+    coming.first().copied().filter(|c| match (c.newest(), newest_block) {
+        (Some(c), Some(b)) => c >= b,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    })
 }
 
 pub(crate) fn unschedulable(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
@@ -360,78 +287,45 @@ pub(crate) fn unschedulable(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Findi
         let (ev, msg) = scheduler_message(kube, pod);
         let parsed = parse_scheduler_message(&msg);
         let blocked_ev = blocked.first().copied();
-        let class = if blocked_ev.is_some() {
-            ReasonClass::AutoscalerBlocked
-        } else {
-            parsed.main_class()
-        };
+        let class = if blocked_ev.is_some() { ReasonClass::AutoscalerBlocked } else { parsed.main_class() };
         let what = match class {
             ReasonClass::InsufficientResources => {
                 let res = parsed.insufficient();
                 let requests = requested(pod, &res);
                 format!(
                     "insufficient-resources: no node has enough free {}{}",
-                    if res.is_empty() {
-                        "capacity".to_string()
-                    } else {
-                        res.join(", ")
-                    },
-                    if requests.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" for the pod's requests ({requests})")
-                    }
+                    if res.is_empty() { "capacity".to_string() } else { res.join(", ") },
+                    if requests.is_empty() { String::new() } else { format!(" for the pod's requests ({requests})") }
                 )
             }
             ReasonClass::Taint => {
-                "taint: the nodes carry taints the pod does not tolerate (or are cordoned)"
-                    .to_string()
+                "taint: the nodes carry taints the pod does not tolerate (or are cordoned)".to_string()
             }
-            ReasonClass::NodeAffinity => {
-                "node-affinity: the pod's nodeSelector/affinity matches no node".to_string()
-            }
-            ReasonClass::Volume => {
-                "volume: a volume cannot be bound or attached on any node".to_string()
-            }
-            ReasonClass::Topology => {
-                "topology: topology spread or pod (anti-)affinity rules cannot be met".to_string()
-            }
+            ReasonClass::NodeAffinity => "node-affinity: the pod's nodeSelector/affinity matches no node".to_string(),
+            ReasonClass::Volume => "volume: a volume cannot be bound or attached on any node".to_string(),
+            ReasonClass::Topology => "topology: topology spread or pod (anti-)affinity rules cannot be met".to_string(),
             ReasonClass::AutoscalerBlocked => {
-                "autoscaler-blocked: the autoscaler will not add a node that fits this pod"
-                    .to_string()
+                "autoscaler-blocked: the autoscaler will not add a node that fits this pod".to_string()
             }
             ReasonClass::Other => "other: the scheduler rejected every node".to_string(),
         };
-        let total = parsed
-            .total
-            .map(|t| format!(" (0/{t} nodes available)"))
-            .unwrap_or_default();
+        let total = parsed.total.map(|t| format!(" (0/{t} nodes available)")).unwrap_or_default();
         let mut f = pod_finding(
             &UNSCHEDULABLE,
             Severity::Error,
-            format!(
-                "Pod {} cannot be scheduled: {}{total}",
-                pod.name(),
-                class.id()
-            ),
+            format!("Pod {} cannot be scheduled: {}{total}", pod.name(), class.id()),
             pod,
         )
         .detail(format!("{what}. Scheduler: {}", msg.trim()));
         f = match ev {
             Some(e) => f.evidence(event_line(e, run)),
-            None => f.evidence(format!(
-                "condition PodScheduled=False Unschedulable: {}",
-                msg.trim()
-            )),
+            None => f.evidence(format!("condition PodScheduled=False Unschedulable: {}", msg.trim())),
         };
         if let Some(b) = blocked_ev {
             f = f.evidence(event_line(b, run));
         }
         if let Some(t) = pod.metadata.creation_timestamp {
-            f = f.evidence(format!(
-                "pod created {} ago and never scheduled",
-                human(run.ago(t))
-            ));
+            f = f.evidence(format!("pod created {} ago and never scheduled", human(run.ago(t))));
         }
         f = f.fix(describe_pod(pod)).fix(pod_events_cmd(pod));
         f = match class {
@@ -484,18 +378,10 @@ pub(crate) fn waiting_for_node(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
         let Some(latest) = node_coming(&coming, &blocked) else {
             continue;
         };
-        let since = coming
-            .iter()
-            .filter_map(|e| e.oldest())
-            .min()
-            .or(pod.metadata.creation_timestamp);
+        let since = coming.iter().filter_map(|e| e.oldest()).min().or(pod.metadata.creation_timestamp);
         let waited = since.map(|t| run.ago(t)).unwrap_or_default();
         let (ev, msg) = scheduler_message(kube, pod);
-        let who = if latest.reason == "Nominated" {
-            "Karpenter"
-        } else {
-            "the cluster autoscaler"
-        };
+        let who = if latest.reason == "Nominated" { "Karpenter" } else { "the cluster autoscaler" };
         let mut f = pod_finding(
             &WAITING_FOR_NODE,
             Severity::Warning,
@@ -516,7 +402,9 @@ pub(crate) fn waiting_for_node(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
         f = if latest.reason == "Nominated" {
             f.fix("kubectl get nodeclaims; kubectl describe nodeclaim <NAME> (is the node launching and registering?)")
         } else {
-            f.fix("kubectl -n kube-system logs deploy/cluster-autoscaler | grep -i scale-up (is the node group growing?)")
+            f.fix(
+                "kubectl -n kube-system logs deploy/cluster-autoscaler | grep -i scale-up (is the node group growing?)",
+            )
         };
         if waited > run.threshold() {
             f = f.fix("It has waited longer than the pending threshold: check the cloud side (instance quotas, capacity in the zone, node bootstrap logs)");
@@ -529,26 +417,13 @@ pub(crate) fn waiting_for_node(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
 pub(crate) fn scheduling_gated(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in run_pods(kube, run) {
-        let cond = pod
-            .condition("PodScheduled")
-            .filter(|c| c.reason.as_deref() == Some("SchedulingGated"));
+        let cond = pod.condition("PodScheduled").filter(|c| c.reason.as_deref() == Some("SchedulingGated"));
         if pod.spec.scheduling_gates.is_empty() && cond.is_none() {
             continue;
         }
-        let gates: Vec<&str> = pod
-            .spec
-            .scheduling_gates
-            .iter()
-            .map(|g| g.name.as_str())
-            .collect();
-        let gate_list = if gates.is_empty() {
-            "(not listed)".to_string()
-        } else {
-            gates.join(", ")
-        };
-        let since = cond
-            .and_then(|c| c.last_transition_time)
-            .or(pod.metadata.creation_timestamp);
+        let gates: Vec<&str> = pod.spec.scheduling_gates.iter().map(|g| g.name.as_str()).collect();
+        let gate_list = if gates.is_empty() { "(not listed)".to_string() } else { gates.join(", ") };
+        let since = cond.and_then(|c| c.last_transition_time).or(pod.metadata.creation_timestamp);
         let mut f = pod_finding(
             &SCHEDULING_GATED,
             Severity::Error,
@@ -578,7 +453,9 @@ pub(crate) fn scheduling_gated(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
                 sh(pod.namespace())
             ));
         } else {
-            f = f.fix("Find the controller that adds this gate (its name usually says) and why it has not released the pod");
+            f = f.fix(
+                "Find the controller that adds this gate (its name usually says) and why it has not released the pod",
+            );
         }
         out.push(f);
     }

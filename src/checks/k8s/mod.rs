@@ -47,11 +47,7 @@ impl RunView<'_> {
     /// How long ago `t` was (zero when in the future: clocks skew).
     pub(crate) fn ago(&self, t: Timestamp) -> SignedDuration {
         let d = self.now.duration_since(t);
-        if d.is_negative() {
-            SignedDuration::ZERO
-        } else {
-            d
-        }
+        if d.is_negative() { SignedDuration::ZERO } else { d }
     }
     pub(crate) fn in_state_for(&self) -> SignedDuration {
         self.ago(self.state_since)
@@ -67,94 +63,28 @@ pub struct K8sCheck {
 /// Every check in a stable order (the last ranking tie-breaker: more specific first).
 /// `k8s.pod-pending` is not here: it runs last, over what the others found.
 static REGISTRY: &[K8sCheck] = &[
-    K8sCheck {
-        info: &job::JOB_CREATE_FAILED,
-        run: job::job_create_failed,
-    },
-    K8sCheck {
-        info: &access::FORBIDDEN,
-        run: access::forbidden,
-    },
-    K8sCheck {
-        info: &job::JOB_SUSPENDED,
-        run: job::job_suspended,
-    },
-    K8sCheck {
-        info: &scheduling::SCHEDULING_GATED,
-        run: scheduling::scheduling_gated,
-    },
-    K8sCheck {
-        info: &image::IMAGE_PULL,
-        run: image::image_pull,
-    },
-    K8sCheck {
-        info: &containers::CONTAINER_CONFIG,
-        run: containers::container_config,
-    },
-    K8sCheck {
-        info: &containers::CONTAINER_CREATE,
-        run: containers::container_create,
-    },
-    K8sCheck {
-        info: &containers::MOUNT_FAILED,
-        run: containers::mount_failed,
-    },
-    K8sCheck {
-        info: &containers::SANDBOX_FAILED,
-        run: containers::sandbox_failed,
-    },
-    K8sCheck {
-        info: &containers::OOM_KILLED,
-        run: containers::oom_killed,
-    },
-    K8sCheck {
-        info: &containers::CRASH_LOOP,
-        run: containers::crash_loop,
-    },
-    K8sCheck {
-        info: &lifecycle::EVICTED,
-        run: lifecycle::evicted,
-    },
-    K8sCheck {
-        info: &lifecycle::NODE_NOT_READY,
-        run: lifecycle::node_not_ready,
-    },
-    K8sCheck {
-        info: &scheduling::UNSCHEDULABLE,
-        run: scheduling::unschedulable,
-    },
-    K8sCheck {
-        info: &job::JOB_FAILED,
-        run: job::job_failed,
-    },
-    K8sCheck {
-        info: &job::EXITED_CLEANLY,
-        run: job::exited_cleanly,
-    },
-    K8sCheck {
-        info: &job::JOB_MISSING,
-        run: job::job_missing,
-    },
-    K8sCheck {
-        info: &scheduling::WAITING_FOR_NODE,
-        run: scheduling::waiting_for_node,
-    },
-    K8sCheck {
-        info: &image::IMAGE_PULL_SLOW,
-        run: image::image_pull_slow,
-    },
-    K8sCheck {
-        info: &lifecycle::DISRUPTED,
-        run: lifecycle::disrupted,
-    },
-    K8sCheck {
-        info: &job::OBSERVER_MISSING,
-        run: job::observer_missing,
-    },
-    K8sCheck {
-        info: &access::WORKER_UNHEALTHY,
-        run: access::worker_unhealthy,
-    },
+    K8sCheck { info: &job::JOB_CREATE_FAILED, run: job::job_create_failed },
+    K8sCheck { info: &access::FORBIDDEN, run: access::forbidden },
+    K8sCheck { info: &job::JOB_SUSPENDED, run: job::job_suspended },
+    K8sCheck { info: &scheduling::SCHEDULING_GATED, run: scheduling::scheduling_gated },
+    K8sCheck { info: &image::IMAGE_PULL, run: image::image_pull },
+    K8sCheck { info: &containers::CONTAINER_CONFIG, run: containers::container_config },
+    K8sCheck { info: &containers::CONTAINER_CREATE, run: containers::container_create },
+    K8sCheck { info: &containers::MOUNT_FAILED, run: containers::mount_failed },
+    K8sCheck { info: &containers::SANDBOX_FAILED, run: containers::sandbox_failed },
+    K8sCheck { info: &containers::OOM_KILLED, run: containers::oom_killed },
+    K8sCheck { info: &containers::CRASH_LOOP, run: containers::crash_loop },
+    K8sCheck { info: &lifecycle::EVICTED, run: lifecycle::evicted },
+    K8sCheck { info: &lifecycle::NODE_NOT_READY, run: lifecycle::node_not_ready },
+    K8sCheck { info: &scheduling::UNSCHEDULABLE, run: scheduling::unschedulable },
+    K8sCheck { info: &job::JOB_FAILED, run: job::job_failed },
+    K8sCheck { info: &job::EXITED_CLEANLY, run: job::exited_cleanly },
+    K8sCheck { info: &job::JOB_MISSING, run: job::job_missing },
+    K8sCheck { info: &scheduling::WAITING_FOR_NODE, run: scheduling::waiting_for_node },
+    K8sCheck { info: &image::IMAGE_PULL_SLOW, run: image::image_pull_slow },
+    K8sCheck { info: &lifecycle::DISRUPTED, run: lifecycle::disrupted },
+    K8sCheck { info: &job::OBSERVER_MISSING, run: job::observer_missing },
+    K8sCheck { info: &access::WORKER_UNHEALTHY, run: access::worker_unhealthy },
 ];
 
 /// Every check's documentation, in registry order (`k8s.pod-pending` last).
@@ -213,15 +143,8 @@ pub fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
 
 /// The run's pods: what the collector selected, minus anything that plainly belongs to another
 /// run (a defence against a collector that widened its selector).
-pub(crate) fn run_pods<'a>(
-    kube: &'a KubeEvidence,
-    run: &'a RunView<'_>,
-) -> impl Iterator<Item = &'a Pod> + 'a {
-    kube.pods.iter().filter(move |p| {
-        p.metadata
-            .label(RUN_LABEL)
-            .is_none_or(|id| id == run.run_id)
-    })
+pub(crate) fn run_pods<'a>(kube: &'a KubeEvidence, run: &'a RunView<'_>) -> impl Iterator<Item = &'a Pod> + 'a {
+    kube.pods.iter().filter(move |p| p.metadata.label(RUN_LABEL).is_none_or(|id| id == run.run_id))
 }
 
 /// The label Prefect's Kubernetes worker puts on the Job and its pods.
@@ -250,42 +173,16 @@ pub(crate) fn human(d: SignedDuration) -> String {
 
 /// An event as an evidence line: `event Warning Failed (x4, last 2m ago, kubelet): <message>`.
 pub(crate) fn event_line(e: &Event, run: &RunView<'_>) -> String {
-    let when = e
-        .newest()
-        .map(|t| format!(", last {} ago", human(run.ago(t))))
-        .unwrap_or_default();
-    let times = if e.times() > 1 {
-        format!("x{}", e.times())
-    } else {
-        "x1".to_string()
-    };
-    let from = if e.component().is_empty() {
-        String::new()
-    } else {
-        format!(", {}", e.component())
-    };
-    let type_ = if e.type_.is_empty() {
-        String::new()
-    } else {
-        format!("{} ", e.type_)
-    };
-    format!(
-        "event {type_}{} ({times}{when}{from}): {}",
-        e.reason,
-        e.message.trim()
-    )
+    let when = e.newest().map(|t| format!(", last {} ago", human(run.ago(t)))).unwrap_or_default();
+    let times = if e.times() > 1 { format!("x{}", e.times()) } else { "x1".to_string() };
+    let from = if e.component().is_empty() { String::new() } else { format!(", {}", e.component()) };
+    let type_ = if e.type_.is_empty() { String::new() } else { format!("{} ", e.type_) };
+    format!("event {type_}{} ({times}{when}{from}): {}", e.reason, e.message.trim())
 }
 
 /// A container state as an evidence line: `container prefect-job waiting: ImagePullBackOff: <message>`.
 pub(crate) fn state_line(container: &str, which: &str, d: &StateDetail) -> String {
-    let mut s = format!(
-        "container {container} {which}: {}",
-        if d.reason().is_empty() {
-            "-"
-        } else {
-            d.reason()
-        }
-    );
+    let mut s = format!("container {container} {which}: {}", if d.reason().is_empty() { "-" } else { d.reason() });
     if let Some(code) = d.exit_code {
         s.push_str(&format!(" (exit code {code})"));
     }
@@ -297,14 +194,8 @@ pub(crate) fn state_line(container: &str, which: &str, d: &StateDetail) -> Strin
 }
 
 /// The newest event about the pod with one of these reasons.
-pub(crate) fn latest_event<'a>(
-    kube: &'a KubeEvidence,
-    pod: &Pod,
-    reasons: &[&str],
-) -> Option<&'a Event> {
-    kube.pod_events(pod)
-        .into_iter()
-        .find(|e| reasons.contains(&e.reason.as_str()))
+pub(crate) fn latest_event<'a>(kube: &'a KubeEvidence, pod: &Pod, reasons: &[&str]) -> Option<&'a Event> {
+    kube.pod_events(pod).into_iter().find(|e| reasons.contains(&e.reason.as_str()))
 }
 
 /// Whether an event concerns this container (kubelet events carry `spec.containers{name}`; events
@@ -317,19 +208,11 @@ pub(crate) fn about_container(e: &Event, container: &str) -> bool {
 }
 
 pub(crate) fn describe_pod(p: &Pod) -> String {
-    format!(
-        "kubectl -n {} describe pod {}",
-        sh(p.namespace()),
-        sh(p.name())
-    )
+    format!("kubectl -n {} describe pod {}", sh(p.namespace()), sh(p.name()))
 }
 
 pub(crate) fn pod_events_cmd(p: &Pod) -> String {
-    format!(
-        "kubectl get events -n {} --field-selector involvedObject.name={}",
-        sh(p.namespace()),
-        sh(p.name())
-    )
+    format!("kubectl get events -n {} --field-selector involvedObject.name={}", sh(p.namespace()), sh(p.name()))
 }
 
 pub(crate) fn logs_cmd(p: &Pod, container: &str, previous: bool) -> String {
@@ -343,18 +226,11 @@ pub(crate) fn logs_cmd(p: &Pod, container: &str, previous: bool) -> String {
 }
 
 pub(crate) fn describe_job(j: &Job) -> String {
-    format!(
-        "kubectl -n {} describe job {}",
-        sh(&j.metadata.namespace),
-        sh(&j.metadata.name)
-    )
+    format!("kubectl -n {} describe job {}", sh(&j.metadata.namespace), sh(&j.metadata.name))
 }
 
 pub(crate) fn cancel_cmd(run: &RunView<'_>) -> String {
-    format!(
-        "If the run cannot recover, cancel it and start a new one: prefect flow-run cancel {}",
-        sh(run.run_id)
-    )
+    format!("If the run cannot recover, cancel it and start a new one: prefect flow-run cancel {}", sh(run.run_id))
 }
 
 /// How to change a job variable for one run, or for every run of the pool.
@@ -386,9 +262,7 @@ pub(crate) fn exit_code_meaning(code: i64) -> &'static str {
         2 => "a usage error of the command that was run",
         125 => "the container failed to run (image, entrypoint or runtime error)",
         126 => "the command was found but is not executable",
-        127 => {
-            "command not found: the job's command (or `prefect`) is not in the image or on its PATH"
-        }
+        127 => "command not found: the job's command (or `prefect`) is not in the image or on its PATH",
         128 => "the runtime could not start the process (StartError)",
         137 => "killed with SIGKILL (128+9): out of memory, or killed by the kubelet",
         139 => "segmentation fault (128+11) in native code",
@@ -406,14 +280,11 @@ pub(crate) fn statuses<'a>(
 }
 
 /// A finding about a pod, with the two commands every pod finding offers.
-pub(crate) fn pod_finding(
-    info: &CheckInfo,
-    severity: crate::checks::Severity,
-    title: String,
-    pod: &Pod,
-) -> Finding {
+pub(crate) fn pod_finding(info: &CheckInfo, severity: crate::checks::Severity, title: String, pod: &Pod) -> Finding {
     Finding::new(info, severity, title).subject(pod_subject(pod))
 }
 
+#[cfg(test)]
+mod testkit;
 #[cfg(test)]
 mod tests;

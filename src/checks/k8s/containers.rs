@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{
-    FLOW_CONTAINER, RunView, cancel_cmd, describe_pod, event_line, exit_code_meaning, latest_event,
-    logs_cmd, pod_events_cmd, pod_finding, resources_fix, run_pods, state_line, statuses,
+    FLOW_CONTAINER, RunView, cancel_cmd, describe_pod, event_line, exit_code_meaning, latest_event, logs_cmd,
+    pod_events_cmd, pod_finding, resources_fix, run_pods, state_line, statuses,
 };
 use crate::checks::{Backend, CheckInfo, Finding, Item, Kind, Severity, sh};
 use crate::evidence::kube::{KubeEvidence, Pod, format_quantity};
@@ -138,8 +138,7 @@ restarts it with a growing back-off. The previous container's log has the error.
 };
 
 static MISSING_REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(secret|configmap)s? "([^"]+)" not found"#)
-        .unwrap_or_else(|e| panic!("missing ref: {e}"))
+    Regex::new(r#"(?i)(secret|configmap)s? "([^"]+)" not found"#).unwrap_or_else(|e| panic!("missing ref: {e}"))
 });
 static MISSING_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)couldn't find key (\S+) in (Secret|ConfigMap) ([^/\s]+)/(\S+)")
@@ -149,12 +148,7 @@ static MISSING_KEY: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) fn container_config(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (pod, cs) in statuses(kube, run) {
-        let Some(w) = cs
-            .state
-            .waiting
-            .as_ref()
-            .filter(|w| w.reason() == "CreateContainerConfigError")
-        else {
+        let Some(w) = cs.state.waiting.as_ref().filter(|w| w.reason() == "CreateContainerConfigError") else {
             continue;
         };
         let msg = w.message();
@@ -171,39 +165,21 @@ pub(crate) fn container_config(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
                 ),
             )
         } else if let Some(c) = MISSING_REF.captures(msg) {
-            let kind = if c[1].eq_ignore_ascii_case("secret") {
-                "Secret"
-            } else {
-                "ConfigMap"
-            };
+            let kind = if c[1].eq_ignore_ascii_case("secret") { "Secret" } else { "ConfigMap" };
             let name = &c[2];
             let create = if kind == "Secret" {
-                format!(
-                    "kubectl -n {} create secret generic {} --from-literal=<KEY>=<VALUE>",
-                    sh(ns),
-                    sh(name)
-                )
+                format!("kubectl -n {} create secret generic {} --from-literal=<KEY>=<VALUE>", sh(ns), sh(name))
             } else {
-                format!(
-                    "kubectl -n {} create configmap {} --from-literal=<KEY>=<VALUE>",
-                    sh(ns),
-                    sh(name)
-                )
+                format!("kubectl -n {} create configmap {} --from-literal=<KEY>=<VALUE>", sh(ns), sh(name))
             };
-            (
-                format!("missing {kind} {ns}/{name}"),
-                format!("Create it in the Job's namespace: {create}"),
-            )
+            (format!("missing {kind} {ns}/{name}"), format!("Create it in the Job's namespace: {create}"))
         } else if msg.contains("runAsNonRoot") {
             (
                 "the image runs as root but the pod requires runAsNonRoot".to_string(),
                 "Set securityContext.runAsUser to a non-zero uid in the job_manifest, or use an image with a non-root USER".to_string(),
             )
         } else {
-            (
-                "the container's configuration could not be built".to_string(),
-                "Fix what the message names".to_string(),
-            )
+            ("the container's configuration could not be built".to_string(), "Fix what the message names".to_string())
         };
         let env_refs: Vec<String> = pod
             .container(&cs.name)
@@ -213,19 +189,15 @@ pub(crate) fn container_config(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
                     .filter(|e| e.value_from.is_some())
                     .filter(|e| {
                         msg.contains(&e.name)
-                            || e.value_from.as_ref().is_some_and(|v| {
-                                v.to_string()
-                                    .contains(what.rsplit('/').next().unwrap_or(""))
-                            })
+                            || e.value_from
+                                .as_ref()
+                                .is_some_and(|v| v.to_string().contains(what.rsplit('/').next().unwrap_or("")))
                     })
                     .map(|e| {
                         format!(
                             "env {} from {}",
                             e.name,
-                            e.value_from
-                                .as_ref()
-                                .map(|v| v.to_string())
-                                .unwrap_or_default()
+                            e.value_from.as_ref().map(|v| v.to_string()).unwrap_or_default()
                         )
                     })
                     .collect()
@@ -238,7 +210,9 @@ pub(crate) fn container_config(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
                 format!("Container {} of pod {} cannot start: {what}", cs.name, pod.name()),
                 pod,
             )
-            .detail(format!("CreateContainerConfigError: {what}. The kubelet retries until it appears; the run stays Pending."))
+            .detail(format!(
+                "CreateContainerConfigError: {what}. The kubelet retries until it appears; the run stays Pending."
+            ))
             .evidence(state_line(&cs.name, "waiting", w))
             .evidence_all(env_refs)
             .fix(describe_pod(pod))
@@ -249,38 +223,24 @@ pub(crate) fn container_config(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
     out
 }
 
-const CREATE_REASONS: [&str; 5] = [
-    "CreateContainerError",
-    "RunContainerError",
-    "PreStartHookError",
-    "PostStartHookError",
-    "PreCreateHookError",
-];
+const CREATE_REASONS: [&str; 5] =
+    ["CreateContainerError", "RunContainerError", "PreStartHookError", "PostStartHookError", "PreCreateHookError"];
 
 pub(crate) fn container_create(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (pod, cs) in statuses(kube, run) {
-        let waiting = cs
-            .state
-            .waiting
-            .as_ref()
-            .filter(|w| CREATE_REASONS.contains(&w.reason()));
-        let terminated = [
-            cs.state.terminated.as_ref(),
-            cs.last_state.terminated.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|t| matches!(t.reason(), "StartError" | "ContainerCannotRun"));
+        let waiting = cs.state.waiting.as_ref().filter(|w| CREATE_REASONS.contains(&w.reason()));
+        let terminated = [cs.state.terminated.as_ref(), cs.last_state.terminated.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|t| matches!(t.reason(), "StartError" | "ContainerCannotRun"));
         let (which, d) = match (waiting, terminated) {
             (Some(w), _) => ("waiting", w),
             (None, Some(t)) => ("terminated", t),
             (None, None) => continue,
         };
         let msg = d.message();
-        let hint = if msg.contains("executable file not found")
-            || msg.contains("no such file or directory")
-        {
+        let hint = if msg.contains("executable file not found") || msg.contains("no such file or directory") {
             "the command or entrypoint does not exist in the image: check the job's command (default `prefect flow-run execute`) and that the image has prefect installed"
         } else if msg.contains("permission denied") {
             "the entrypoint is not executable or a mount is not writable"
@@ -317,11 +277,7 @@ fn not_started(pod: &Pod) -> bool {
 pub(crate) fn mount_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in run_pods(kube, run).filter(|p| not_started(p)) {
-        let Some(e) = latest_event(
-            kube,
-            pod,
-            &["FailedMount", "FailedAttachVolume", "FailedMapVolume"],
-        ) else {
+        let Some(e) = latest_event(kube, pod, &["FailedMount", "FailedAttachVolume", "FailedMapVolume"]) else {
             continue;
         };
         let mut f = pod_finding(
@@ -363,10 +319,7 @@ pub(crate) fn sandbox_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
         let mut f = pod_finding(
             &SANDBOX_FAILED,
             Severity::Error,
-            format!(
-                "Pod {} cannot get a sandbox on node {node}: the network plugin failed",
-                pod.name()
-            ),
+            format!("Pod {} cannot get a sandbox on node {node}: the network plugin failed", pod.name()),
             pod,
         )
         .detail(format!("FailedCreatePodSandBox: {}", fail.message.trim()))
@@ -386,12 +339,10 @@ pub(crate) fn sandbox_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
 pub(crate) fn oom_killed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (pod, cs) in statuses(kube, run) {
-        let hit = [
-            ("terminated", cs.state.terminated.as_ref()),
-            ("last terminated", cs.last_state.terminated.as_ref()),
-        ]
-        .into_iter()
-        .find_map(|(w, t)| t.filter(|t| t.reason() == "OOMKilled").map(|t| (w, t)));
+        let hit =
+            [("terminated", cs.state.terminated.as_ref()), ("last terminated", cs.last_state.terminated.as_ref())]
+                .into_iter()
+                .find_map(|(w, t)| t.filter(|t| t.reason() == "OOMKilled").map(|t| (w, t)));
         let Some((which, t)) = hit else { continue };
         let limit = pod
             .container(&cs.name)
@@ -411,7 +362,9 @@ pub(crate) fn oom_killed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
         )
         .detail(format!(
             "The kernel killed the container for using more memory than its limit{}{}.",
-            limit.as_ref().map(|l| format!(" of {l}")).unwrap_or_else(|| " (no limit set on the container: the namespace's LimitRange default or the node's memory)".into()),
+            limit.as_ref().map(|l| format!(" of {l}")).unwrap_or_else(|| {
+                " (no limit set on the container: the namespace's LimitRange default or the node's memory)".into()
+            }),
             if cs.state.waiting.as_ref().is_some_and(|w| w.reason() == "CrashLoopBackOff") {
                 format!("; it is now in CrashLoopBackOff after {restarts} restarts")
             } else {
@@ -437,12 +390,7 @@ pub(crate) fn oom_killed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
 pub(crate) fn crash_loop(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (pod, cs) in statuses(kube, run) {
-        let Some(w) = cs
-            .state
-            .waiting
-            .as_ref()
-            .filter(|w| w.reason() == "CrashLoopBackOff")
-        else {
+        let Some(w) = cs.state.waiting.as_ref().filter(|w| w.reason() == "CrashLoopBackOff") else {
             continue;
         };
         let last = cs.last_state.terminated.as_ref();
@@ -450,13 +398,8 @@ pub(crate) fn crash_loop(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
             continue; // k8s.oom-killed says it, with the limit
         }
         let code = last.and_then(|t| t.exit_code);
-        let reason = last
-            .map(|t| t.reason())
-            .filter(|r| !r.is_empty())
-            .unwrap_or("unknown");
-        let meaning = code
-            .map(exit_code_meaning)
-            .unwrap_or("no termination recorded");
+        let reason = last.map(|t| t.reason()).filter(|r| !r.is_empty()).unwrap_or("unknown");
+        let meaning = code.map(exit_code_meaning).unwrap_or("no termination recorded");
         let mut f = pod_finding(
             &CRASH_LOOP,
             Severity::Error,
@@ -479,12 +422,7 @@ pub(crate) fn crash_loop(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
         }
         if let Some(l) = kube.log(pod.name(), &cs.name, true) {
             match &l.unavailable {
-                Some(u) => {
-                    f = f.evidence(format!(
-                        "kubectl logs --previous answered {}: {}",
-                        u.status, u.message
-                    ))
-                }
+                Some(u) => f = f.evidence(format!("kubectl logs --previous answered {}: {}", u.status, u.message)),
                 None => {
                     let tail: Vec<&String> = l.lines.iter().rev().take(5).collect();
                     for line in tail.into_iter().rev() {

@@ -1,8 +1,8 @@
 //! Image pulls: the pull fails (`k8s.image-pull`) or has been running for too long (`k8s.image-pull-slow`).
 
 use super::{
-    RunView, about_container, cancel_cmd, describe_pod, event_line, human, job_variable_fix,
-    pod_events_cmd, pod_finding, run_pods, state_line, statuses,
+    RunView, about_container, cancel_cmd, describe_pod, event_line, human, job_variable_fix, pod_events_cmd,
+    pod_finding, run_pods, state_line, statuses,
 };
 use crate::checks::{Backend, CheckInfo, Finding, Item, Kind, Severity, sh};
 use crate::evidence::kube::KubeEvidence;
@@ -74,10 +74,7 @@ pub(crate) fn classify_pull(reason: &str, text: &str) -> (&'static str, &'static
     let t = text.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
     if reason == "InvalidImageName" || has(&["invalid reference format", "couldn't parse image"]) {
-        (
-            "invalid-name",
-            "the image reference does not parse: check for spaces, upper-case letters or a stray ':'",
-        )
+        ("invalid-name", "the image reference does not parse: check for spaces, upper-case letters or a stray ':'")
     } else if has(&["toomanyrequests", "too many requests", "rate limit"]) {
         (
             "rate-limited",
@@ -101,21 +98,9 @@ pub(crate) fn classify_pull(reason: &str, text: &str) -> (&'static str, &'static
             "the registry refused the node's credentials: the image is private and the pod has no (or wrong) imagePullSecrets, or the repository does not exist",
         )
     } else if reason == "ErrImageNeverPull" {
-        (
-            "not-found",
-            "imagePullPolicy is Never and the image is not present on the node",
-        )
-    } else if has(&[
-        "not found",
-        "manifest unknown",
-        "notfound",
-        "name unknown",
-        "404",
-    ]) {
-        (
-            "not-found",
-            "the image or tag does not exist in the registry",
-        )
+        ("not-found", "imagePullPolicy is Never and the image is not present on the node")
+    } else if has(&["not found", "manifest unknown", "notfound", "name unknown", "404"]) {
+        ("not-found", "the image or tag does not exist in the registry")
     } else if has(&[
         "dial tcp",
         "i/o timeout",
@@ -128,10 +113,7 @@ pub(crate) fn classify_pull(reason: &str, text: &str) -> (&'static str, &'static
         "x509:",
         "certificate",
     ]) {
-        (
-            "network",
-            "the node cannot reach the registry (DNS, egress, proxy or TLS)",
-        )
+        ("network", "the node cannot reach the registry (DNS, egress, proxy or TLS)")
     } else {
         ("other", "the kubelet could not pull the image")
     }
@@ -150,29 +132,18 @@ pub(crate) fn image_pull(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
             .pod_events(pod)
             .into_iter()
             .find(|e| {
-                e.reason == "Failed"
-                    && e.message.starts_with("Failed to pull image")
-                    && about_container(e, &cs.name)
+                e.reason == "Failed" && e.message.starts_with("Failed to pull image") && about_container(e, &cs.name)
             })
             .or_else(|| {
                 kube.pod_events(pod).into_iter().find(|e| {
                     e.reason == "InspectFailed"
-                        || (e.reason == "Failed"
-                            && e.message.contains("image")
-                            && about_container(e, &cs.name))
+                        || (e.reason == "Failed" && e.message.contains("image") && about_container(e, &cs.name))
                 })
             });
-        let text = format!(
-            "{} {}",
-            w.message(),
-            failed.map(|e| e.message.as_str()).unwrap_or("")
-        );
+        let text = format!("{} {}", w.message(), failed.map(|e| e.message.as_str()).unwrap_or(""));
         let (class, meaning) = classify_pull(w.reason(), &text);
-        let image = pod
-            .container(&cs.name)
-            .and_then(|c| c.image.clone())
-            .or_else(|| cs.image.clone())
-            .unwrap_or_default();
+        let image =
+            pod.container(&cs.name).and_then(|c| c.image.clone()).or_else(|| cs.image.clone()).unwrap_or_default();
         let mut f = pod_finding(
             &IMAGE_PULL,
             Severity::Error,
@@ -188,10 +159,7 @@ pub(crate) fn image_pull(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
         if let Some(e) = failed {
             f = f.evidence(event_line(e, run));
         }
-        if let Some(l) = kube
-            .log(pod.name(), &cs.name, false)
-            .and_then(|l| l.unavailable.as_ref())
-        {
+        if let Some(l) = kube.log(pod.name(), &cs.name, false).and_then(|l| l.unavailable.as_ref()) {
             f = f.evidence(format!("kubectl logs answered {}: {}", l.status, l.message));
         }
         f = f.fix(describe_pod(pod)).fix(super::pod_events_cmd(pod));
@@ -218,9 +186,7 @@ pub(crate) fn image_pull(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
             )),
             _ => f.fix(format!("Check the image exists: docker manifest inspect {}", sh(&image))),
         };
-        f = f
-            .fix(job_variable_fix("image", "<REGISTRY>/<IMAGE>:<TAG>"))
-            .fix(cancel_cmd(run));
+        f = f.fix(job_variable_fix("image", "<REGISTRY>/<IMAGE>:<TAG>")).fix(cancel_cmd(run));
         out.push(f);
     }
     out
@@ -233,25 +199,12 @@ pub(crate) fn image_pull_slow(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fin
             continue;
         }
         // A pull error is k8s.image-pull's.
-        if pod.all_statuses().any(|s| {
-            s.state
-                .waiting
-                .as_ref()
-                .is_some_and(|w| PULL_REASONS.contains(&w.reason()))
-        }) {
+        if pod.all_statuses().any(|s| s.state.waiting.as_ref().is_some_and(|w| PULL_REASONS.contains(&w.reason()))) {
             continue;
         }
-        let Some(latest) = super::latest_event(
-            kube,
-            pod,
-            &[
-                "Pulling",
-                "Pulled",
-                "Failed",
-                "BackOff",
-                "ErrImageNeverPull",
-            ],
-        ) else {
+        let Some(latest) =
+            super::latest_event(kube, pod, &["Pulling", "Pulled", "Failed", "BackOff", "ErrImageNeverPull"])
+        else {
             continue;
         };
         if latest.reason != "Pulling" {

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::checks::k8s::{RUN_LABEL, RunView};
 use crate::evidence::kube::{
-    AccessReview, DeniedRead, Event, EventV1, Job, JobRef, KubeEvidence, LimitRange, List, Located,
-    LogTail, LogUnavailable, Node, Pod, ResourceQuota, ServiceAccountRef,
+    AccessReview, DeniedRead, Event, EventV1, Job, JobRef, KubeEvidence, LimitRange, List, Located, LogTail,
+    LogUnavailable, Node, Pod, ResourceQuota, ServiceAccountRef,
 };
 
 /// What scenario.json says about the run and the expected diagnosis.
@@ -67,9 +67,7 @@ impl ScenarioMeta {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("k8s")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("k8s")
 }
 
 /// Every scenario directory, sorted.
@@ -88,8 +86,7 @@ fn read_list<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Vec<T> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Vec::new();
     };
-    let list: List<T> =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let list: List<T> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     list.items
 }
 
@@ -106,11 +103,7 @@ pub struct Cluster {
 
 pub fn read_cluster(dir: &Path) -> Cluster {
     let mut events: Vec<Event> = read_list(dir, "events.json");
-    events.extend(
-        read_list::<EventV1>(dir, "events.k8s.io.json")
-            .into_iter()
-            .map(EventV1::into_core),
-    );
+    events.extend(read_list::<EventV1>(dir, "events.k8s.io.json").into_iter().map(EventV1::into_core));
     Cluster {
         jobs: read_list(dir, "jobs.json"),
         pods: read_list(dir, "pods.json"),
@@ -124,32 +117,22 @@ pub fn read_cluster(dir: &Path) -> Cluster {
 }
 
 pub fn is_worker_pod(p: &Pod) -> bool {
-    matches!(
-        p.metadata.label("app.kubernetes.io/name"),
-        Some("prefect-worker") | Some("prefect-agent")
-    )
+    matches!(p.metadata.label("app.kubernetes.io/name"), Some("prefect-worker") | Some("prefect-agent"))
 }
 
 /// Loads a scenario the way a collector would select its objects.
 pub fn load_scenario(dir: &Path) -> (KubeEvidence, ScenarioMeta) {
-    let meta_text = std::fs::read_to_string(dir.join("scenario.json"))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let meta: ScenarioMeta =
-        serde_json::from_str(&meta_text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let meta_text =
+        std::fs::read_to_string(dir.join("scenario.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let meta: ScenarioMeta = serde_json::from_str(&meta_text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let c = read_cluster(dir);
     let run_id = meta.run_id.as_str();
 
     let pid = meta.infrastructure_pid.as_deref().and_then(JobRef::parse);
-    let by_pid = pid.as_ref().and_then(|r| {
-        c.jobs
-            .iter()
-            .find(|j| j.metadata.namespace == r.namespace && j.metadata.name == r.job)
-    });
-    let by_label = || {
-        c.jobs
-            .iter()
-            .find(|j| j.metadata.label(RUN_LABEL) == Some(run_id))
-    };
+    let by_pid = pid
+        .as_ref()
+        .and_then(|r| c.jobs.iter().find(|j| j.metadata.namespace == r.namespace && j.metadata.name == r.job));
+    let by_label = || c.jobs.iter().find(|j| j.metadata.label(RUN_LABEL) == Some(run_id));
     let job = by_pid.or_else(by_label).cloned();
     let namespaces: Vec<String> = match &pid {
         Some(r) if r.namespace != meta.namespace => {
@@ -166,89 +149,40 @@ pub fn load_scenario(dir: &Path) -> (KubeEvidence, ScenarioMeta) {
         .filter(|p| {
             p.metadata.label(RUN_LABEL) == Some(run_id)
                 || job.as_ref().is_some_and(|j| {
-                    p.metadata
-                        .owner_references
-                        .iter()
-                        .any(|o| o.kind == "Job" && o.uid == j.metadata.uid)
+                    p.metadata.owner_references.iter().any(|o| o.kind == "Job" && o.uid == j.metadata.uid)
                 })
         })
         .cloned()
         .collect();
     let located = match (&job, by_pid.is_some()) {
-        (Some(j), true) => Located::ByPid {
-            namespace: j.metadata.namespace.clone(),
-            job: j.metadata.name.clone(),
-        },
-        (Some(_), false) => Located::ByLabel {
-            namespaces: namespaces.clone(),
-        },
-        (None, _) if !pods.is_empty() => Located::ByLabel {
-            namespaces: namespaces.clone(),
-        },
-        (None, _) => Located::NotFound {
-            searched: namespaces.clone(),
-        },
+        (Some(j), true) => Located::ByPid { namespace: j.metadata.namespace.clone(), job: j.metadata.name.clone() },
+        (Some(_), false) => Located::ByLabel { namespaces: namespaces.clone() },
+        (None, _) if !pods.is_empty() => Located::ByLabel { namespaces: namespaces.clone() },
+        (None, _) => Located::NotFound { searched: namespaces.clone() },
     };
 
     let events: Vec<Event> = c
         .events
         .iter()
         .filter(|e| {
-            job.as_ref().is_some_and(|j| {
-                e.is_about(
-                    "Job",
-                    &j.metadata.namespace,
-                    &j.metadata.name,
-                    &j.metadata.uid,
-                )
-            }) || pods
-                .iter()
-                .any(|p| e.is_about("Pod", p.namespace(), p.name(), &p.metadata.uid))
+            job.as_ref().is_some_and(|j| e.is_about("Job", &j.metadata.namespace, &j.metadata.name, &j.metadata.uid))
+                || pods.iter().any(|p| e.is_about("Pod", p.namespace(), p.name(), &p.metadata.uid))
         })
         .cloned()
         .collect();
     let nodes: Vec<Node> = c
         .nodes
         .iter()
-        .filter(|n| {
-            pods.iter()
-                .any(|p| p.spec.node_name.as_deref() == Some(n.metadata.name.as_str()))
-        })
+        .filter(|n| pods.iter().any(|p| p.spec.node_name.as_deref() == Some(n.metadata.name.as_str())))
         .cloned()
         .collect();
-    let ns = job
-        .as_ref()
-        .map(|j| j.metadata.namespace.clone())
-        .unwrap_or_else(|| namespaces[0].clone());
-    let quotas = c
-        .quotas
-        .iter()
-        .filter(|q| q.metadata.namespace == ns)
-        .cloned()
-        .collect();
-    let limit_ranges = c
-        .limit_ranges
-        .iter()
-        .filter(|q| q.metadata.namespace == ns)
-        .cloned()
-        .collect();
+    let ns = job.as_ref().map(|j| j.metadata.namespace.clone()).unwrap_or_else(|| namespaces[0].clone());
+    let quotas = c.quotas.iter().filter(|q| q.metadata.namespace == ns).cloned().collect();
+    let limit_ranges = c.limit_ranges.iter().filter(|q| q.metadata.namespace == ns).cloned().collect();
     let service_account = job.as_ref().map(|j| {
-        let name = j
-            .spec
-            .template
-            .spec
-            .service_account_name
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let exists = c
-            .service_accounts
-            .iter()
-            .any(|s| s.metadata.namespace == ns && s.metadata.name == name);
-        ServiceAccountRef {
-            namespace: ns.clone(),
-            name,
-            exists: Some(exists),
-        }
+        let name = j.spec.template.spec.service_account_name.clone().unwrap_or_else(|| "default".into());
+        let exists = c.service_accounts.iter().any(|s| s.metadata.namespace == ns && s.metadata.name == name);
+        ServiceAccountRef { namespace: ns.clone(), name, exists: Some(exists) }
     });
 
     let mut logs = Vec::new();
@@ -267,11 +201,8 @@ pub fn load_scenario(dir: &Path) -> (KubeEvidence, ScenarioMeta) {
                         unavailable: None,
                     });
                 }
-                if let Ok(text) =
-                    std::fs::read_to_string(pdir.join(format!("{base}.unavailable.json")))
-                {
-                    let u: LogUnavailable =
-                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{base}: {e}"));
+                if let Ok(text) = std::fs::read_to_string(pdir.join(format!("{base}.unavailable.json"))) {
+                    let u: LogUnavailable = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{base}: {e}"));
                     logs.push(LogTail {
                         pod: p.name().to_string(),
                         container: cont.name.clone(),

@@ -90,14 +90,11 @@ fn grant_steps(ns: &str, user: &str) -> Vec<String> {
 }
 
 pub(crate) fn forbidden(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
-    let denied_review = kube.access_reviews.iter().find(|r| {
-        !r.allowed && r.verb == "create" && (r.resource == "jobs" || r.resource == "jobs.batch")
-    });
-    let line = run
-        .worker_log_lines
+    let denied_review = kube
+        .access_reviews
         .iter()
-        .rev()
-        .find_map(|l| FORBIDDEN_LINE.captures(l).map(|c| (l, c)));
+        .find(|r| !r.allowed && r.verb == "create" && (r.resource == "jobs" || r.resource == "jobs.batch"));
+    let line = run.worker_log_lines.iter().rev().find_map(|l| FORBIDDEN_LINE.captures(l).map(|c| (l, c)));
     if denied_review.is_none() && line.is_none() {
         return vec![];
     }
@@ -126,16 +123,9 @@ pub(crate) fn forbidden(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> 
             "access review: {} {} {} in {}: allowed=false{}",
             r.user,
             r.verb,
-            if r.group.is_empty() {
-                r.resource.clone()
-            } else {
-                format!("{}.{}", r.resource, r.group)
-            },
+            if r.group.is_empty() { r.resource.clone() } else { format!("{}.{}", r.resource, r.group) },
             r.namespace,
-            r.reason
-                .as_deref()
-                .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
+            r.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
         ));
     }
     if let Some((l, _)) = line {
@@ -168,49 +158,24 @@ pub(crate) fn worker_unhealthy(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
                 evidence.push(state_line(&s.name, "last terminated", t));
             }
         }
-        if let Some(t) = s
-            .state
-            .terminated
-            .as_ref()
-            .filter(|t| t.reason() == "OOMKilled")
-        {
+        if let Some(t) = s.state.terminated.as_ref().filter(|t| t.reason() == "OOMKilled") {
             oom = true;
             evidence.push(state_line(&s.name, "terminated", t));
         }
-        if let Some(w) = s
-            .state
-            .waiting
-            .as_ref()
-            .filter(|w| w.reason() == "CrashLoopBackOff")
-        {
+        if let Some(w) = s.state.waiting.as_ref().filter(|w| w.reason() == "CrashLoopBackOff") {
             evidence.push(state_line(&s.name, "waiting", w));
         }
     }
     for c in &pod.spec.containers {
-        if let Some(q) = c
-            .resources
-            .limits
-            .get("cpu")
-            .filter(|q| parse_quantity(q).is_some_and(|v| v < MIN_CPU_CORES))
+        if let Some(q) = c.resources.limits.get("cpu").filter(|q| parse_quantity(q).is_some_and(|v| v < MIN_CPU_CORES))
         {
-            problems.push(format!(
-                "container {} is limited to {} CPU",
-                c.name,
-                format_quantity("cpu", q)
-            ));
+            problems.push(format!("container {} is limited to {} CPU", c.name, format_quantity("cpu", q)));
             evidence.push(format!("container {} resources.limits.cpu: {q}", c.name));
         }
-        if let Some(q) = c
-            .resources
-            .limits
-            .get("memory")
-            .filter(|q| parse_quantity(q).is_some_and(|v| v < MIN_MEMORY_BYTES))
+        if let Some(q) =
+            c.resources.limits.get("memory").filter(|q| parse_quantity(q).is_some_and(|v| v < MIN_MEMORY_BYTES))
         {
-            problems.push(format!(
-                "container {} is limited to {} memory",
-                c.name,
-                format_quantity("memory", q)
-            ));
+            problems.push(format!("container {} is limited to {} memory", c.name, format_quantity("memory", q)));
             evidence.push(format!("container {} resources.limits.memory: {q}", c.name));
         }
     }
@@ -218,12 +183,7 @@ pub(crate) fn worker_unhealthy(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
         return vec![];
     }
     let _ = run;
-    let container = pod
-        .spec
-        .containers
-        .first()
-        .map(|c| c.name.as_str())
-        .unwrap_or("prefect-worker");
+    let container = pod.spec.containers.first().map(|c| c.name.as_str()).unwrap_or("prefect-worker");
     vec![Finding::new(
         &WORKER_UNHEALTHY,
         Severity::Warning,

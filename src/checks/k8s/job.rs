@@ -7,8 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{
-    FLOW_CONTAINER, RUN_LABEL, RunView, cancel_cmd, describe_job, event_line, human, job_subject,
-    logs_cmd, run_pods,
+    FLOW_CONTAINER, RUN_LABEL, RunView, cancel_cmd, describe_job, event_line, human, job_subject, logs_cmd, run_pods,
 };
 use crate::checks::{Backend, CheckInfo, Finding, Item, Kind, Severity, sh};
 use crate::evidence::kube::{Job, KubeEvidence, Located, format_quantity, parse_quantity};
@@ -151,14 +150,11 @@ static EXCEEDED_QUOTA: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"exceeded quota: ([^,]+), requested: (.*?), used: (.*?), limited: (.*?)$")
         .unwrap_or_else(|e| panic!("quota: {e}"))
 });
-static FAILED_QUOTA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"failed quota: ([^:]+): (.*)$").unwrap_or_else(|e| panic!("failed quota: {e}"))
-});
+static FAILED_QUOTA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"failed quota: ([^:]+): (.*)$").unwrap_or_else(|e| panic!("failed quota: {e}")));
 static MISSING_SA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"service ?account "?([^"\s:]+)"? (?:was )?not found|serviceaccount "([^"]+)" not found"#,
-    )
-    .unwrap_or_else(|e| panic!("sa: {e}"))
+    Regex::new(r#"service ?account "?([^"\s:]+)"? (?:was )?not found|serviceaccount "([^"]+)" not found"#)
+        .unwrap_or_else(|e| panic!("sa: {e}"))
 });
 
 /// One resource of an "exceeded quota" message.
@@ -187,10 +183,7 @@ pub fn parse_exceeded_quota(message: &str) -> Vec<QuotaExcess> {
         .into_iter()
         .map(|(resource, requested)| {
             let find = |v: &[(String, String)]| {
-                v.iter()
-                    .find(|(k, _)| *k == resource)
-                    .map(|(_, q)| q.clone())
-                    .unwrap_or_default()
+                v.iter().find(|(k, _)| *k == resource).map(|(_, q)| q.clone()).unwrap_or_default()
             };
             QuotaExcess {
                 quota: c[1].trim().to_string(),
@@ -205,11 +198,7 @@ pub fn parse_exceeded_quota(message: &str) -> Vec<QuotaExcess> {
 
 pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let Some(job) = &kube.job else { return vec![] };
-    let Some(e) = kube
-        .job_events()
-        .into_iter()
-        .find(|e| e.reason == "FailedCreate")
-    else {
+    let Some(e) = kube.job_events().into_iter().find(|e| e.reason == "FailedCreate") else {
         return vec![];
     };
     // A pod that exists and runs means the failure is history.
@@ -218,15 +207,8 @@ pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<F
     }
     let ns = job.metadata.namespace.as_str();
     let msg = e.message.as_str();
-    let sa = job
-        .spec
-        .template
-        .spec
-        .service_account_name
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let mut f =
-        Finding::new(&JOB_CREATE_FAILED, Severity::Error, String::new()).subject(job_subject(job));
+    let sa = job.spec.template.spec.service_account_name.clone().unwrap_or_else(|| "default".into());
+    let mut f = Finding::new(&JOB_CREATE_FAILED, Severity::Error, String::new()).subject(job_subject(job));
     let excess = parse_exceeded_quota(msg);
     let (class, title, detail);
     if !excess.is_empty() {
@@ -244,44 +226,23 @@ pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<F
             })
             .collect();
         let quota = excess.first().map(|x| x.quota.clone()).unwrap_or_default();
-        title = format!(
-            "Job {} cannot create its pod: ResourceQuota {quota} exceeded",
-            job.metadata.name
-        );
-        detail = format!(
-            "quota: the namespace's ResourceQuota {quota} has no room for the pod ({}).",
-            parts.join("; ")
-        );
+        title = format!("Job {} cannot create its pod: ResourceQuota {quota} exceeded", job.metadata.name);
+        detail =
+            format!("quota: the namespace's ResourceQuota {quota} has no room for the pod ({}).", parts.join("; "));
         for x in &excess {
-            let now_used = kube
-                .quotas
-                .iter()
-                .find(|q| q.metadata.name == x.quota)
-                .and_then(|q| {
-                    q.status
-                        .used
-                        .get(&x.resource)
-                        .map(|u| (u.clone(), q.status.hard.get(&x.resource).cloned()))
-                });
+            let now_used = kube.quotas.iter().find(|q| q.metadata.name == x.quota).and_then(|q| {
+                q.status.used.get(&x.resource).map(|u| (u.clone(), q.status.hard.get(&x.resource).cloned()))
+            });
             if let Some((u, h)) = now_used {
-                let free = h
-                    .as_deref()
-                    .and_then(parse_quantity)
-                    .zip(parse_quantity(&u))
-                    .map(|(h, u)| h - u);
+                let free = h.as_deref().and_then(parse_quantity).zip(parse_quantity(&u)).map(|(h, u)| h - u);
                 f = f.evidence(format!(
                     "resourcequota {} now: {} used {} of {}{}",
                     x.quota,
                     x.resource,
                     format_quantity(&x.resource, &u),
-                    h.as_deref()
-                        .map(|h| format_quantity(&x.resource, h))
-                        .unwrap_or_else(|| "?".into()),
-                    free.map(|fr| format!(
-                        " (free {})",
-                        format_quantity(&x.resource, &fr.max(0.0).to_string())
-                    ))
-                    .unwrap_or_default()
+                    h.as_deref().map(|h| format_quantity(&x.resource, h)).unwrap_or_else(|| "?".into()),
+                    free.map(|fr| format!(" (free {})", format_quantity(&x.resource, &fr.max(0.0).to_string())))
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -312,10 +273,8 @@ pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<F
             .captures(msg)
             .and_then(|c| c.get(2).or(c.get(1)).map(|m| m.as_str().to_string()))
             .unwrap_or_else(|| sa.clone());
-        title = format!(
-            "Job {} cannot create its pod: service account {name} does not exist in {ns}",
-            job.metadata.name
-        );
+        title =
+            format!("Job {} cannot create its pod: service account {name} does not exist in {ns}", job.metadata.name);
         detail = format!(
             "service-account: the pod template names serviceAccountName {name}, which does not exist in namespace {ns}."
         );
@@ -332,32 +291,14 @@ pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<F
             ));
         }
         f = f
-            .fix(format!(
-                "kubectl -n {} get serviceaccount {}",
-                sh(ns),
-                sh(&name)
-            ))
-            .fix(format!(
-                "Create it: kubectl -n {} create serviceaccount {}",
-                sh(ns),
-                sh(&name)
-            ))
-            .fix(super::job_variable_fix(
-                "service_account_name",
-                "<EXISTING_SA>",
-            ));
+            .fix(format!("kubectl -n {} get serviceaccount {}", sh(ns), sh(&name)))
+            .fix(format!("Create it: kubectl -n {} create serviceaccount {}", sh(ns), sh(&name)))
+            .fix(super::job_variable_fix("service_account_name", "<EXISTING_SA>"));
     } else if msg.contains("violates PodSecurity") {
         class = "pod-security";
-        let level = msg
-            .split("violates PodSecurity ")
-            .nth(1)
-            .and_then(|s| s.split(':').next())
-            .unwrap_or("")
-            .trim_matches('"');
-        title = format!(
-            "Job {} cannot create its pod: it violates PodSecurity {level}",
-            job.metadata.name
-        );
+        let level =
+            msg.split("violates PodSecurity ").nth(1).and_then(|s| s.split(':').next()).unwrap_or("").trim_matches('"');
+        title = format!("Job {} cannot create its pod: it violates PodSecurity {level}", job.metadata.name);
         detail = format!(
             "pod-security: namespace {ns} enforces Pod Security {level}, and the pod template does not comply."
         );
@@ -371,20 +312,15 @@ pub(crate) fn job_create_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<F
         || msg.contains("minimum")
     {
         class = "admission";
-        title = format!(
-            "Job {} cannot create its pod: admission denied it",
-            job.metadata.name
-        );
-        detail = "admission: an admission controller (webhook, policy engine, LimitRange) rejected the pod.".to_string();
+        title = format!("Job {} cannot create its pod: admission denied it", job.metadata.name);
+        detail =
+            "admission: an admission controller (webhook, policy engine, LimitRange) rejected the pod.".to_string();
         f = f
             .fix(format!("kubectl -n {} get limitrange", sh(ns)))
             .fix("Change the pod template to satisfy the policy named in the message");
     } else if msg.contains("is invalid") {
         class = "invalid";
-        title = format!(
-            "Job {} cannot create its pod: the pod spec is invalid",
-            job.metadata.name
-        );
+        title = format!("Job {} cannot create its pod: the pod spec is invalid", job.metadata.name);
         detail = "invalid: the API server rejected the pod template as invalid.".to_string();
         f = f.fix("Fix the field the message names in the work pool's job_manifest");
     } else {
@@ -419,12 +355,8 @@ pub(crate) fn job_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding
         return vec![];
     }
     // A refused read proves nothing.
-    if searched
-        .iter()
-        .any(|ns| kube.was_denied("list", "jobs", ns) || kube.was_denied("get", "jobs", ns))
-        || jr
-            .as_ref()
-            .is_some_and(|j| kube.was_denied("get", "jobs", &j.namespace))
+    if searched.iter().any(|ns| kube.was_denied("list", "jobs", ns) || kube.was_denied("get", "jobs", ns))
+        || jr.as_ref().is_some_and(|j| kube.was_denied("get", "jobs", &j.namespace))
     {
         return vec![];
     }
@@ -451,10 +383,7 @@ pub(crate) fn job_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding
     }
     if let Some(j) = &jr {
         f = f
-            .evidence(format!(
-                "kubectl -n {} get job {}: not found",
-                j.namespace, j.job
-            ))
+            .evidence(format!("kubectl -n {} get job {}: not found", j.namespace, j.job))
             .subject(format!("job/{}/{}", j.namespace, j.job));
         if let Some(uid) = &j.cluster_uid {
             f = f.evidence(format!("recorded cluster uid {uid}: compare with kubectl get namespace kube-system -o jsonpath='{{.metadata.uid}}'"));
@@ -463,27 +392,14 @@ pub(crate) fn job_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding
     f = f.evidence(format!(
         "no pod with label {RUN_LABEL}={} in {}",
         run.run_id,
-        if searched.is_empty() {
-            "(no namespace)".to_string()
-        } else {
-            searched.join(", ")
-        }
+        if searched.is_empty() { "(no namespace)".to_string() } else { searched.join(", ") }
     ));
-    let ns = jr
-        .as_ref()
-        .map(|j| j.namespace.clone())
-        .or_else(|| searched.first().cloned())
-        .unwrap_or_else(|| "<NS>".into());
+    let ns =
+        jr.as_ref().map(|j| j.namespace.clone()).or_else(|| searched.first().cloned()).unwrap_or_else(|| "<NS>".into());
     vec![
         f.fix("Check the kube context is the worker's cluster: kubectl config current-context")
-            .fix(format!(
-                "kubectl get jobs -A -l {RUN_LABEL}={}",
-                sh(run.run_id)
-            ))
-            .fix(format!(
-                "kubectl get events -n {} --field-selector involvedObject.kind=Job",
-                sh(&ns)
-            ))
+            .fix(format!("kubectl get jobs -A -l {RUN_LABEL}={}", sh(run.run_id)))
+            .fix(format!("kubectl get events -n {} --field-selector involvedObject.kind=Job", sh(&ns)))
             .fix(cancel_cmd(run)),
     ]
 }
@@ -501,42 +417,30 @@ pub(crate) fn job_failed(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
             job.spec.backoff_limit.unwrap_or(6),
             job.status.failed.unwrap_or(0)
         ),
-        "DeadlineExceeded" => job
-            .spec
-            .active_deadline_seconds
-            .map(|s| format!(" (activeDeadlineSeconds {s})"))
-            .unwrap_or_default(),
+        "DeadlineExceeded" => {
+            job.spec.active_deadline_seconds.map(|s| format!(" (activeDeadlineSeconds {s})")).unwrap_or_default()
+        }
         _ => String::new(),
     };
-    let mut f = Finding::new(
-        &JOB_FAILED,
-        Severity::Error,
-        format!("Job {} failed: {reason}{limit}", job.metadata.name),
-    )
-    .subject(job_subject(job))
-    .detail(format!(
-        "{reason}: {message}{limit}. The Job will not start another pod{}.",
-        if run.is_pending() {
-            "; Prefect's observer should have marked the run Crashed, and the run is still Pending"
-        } else {
-            ""
-        }
-    ))
-    .evidence(format!("condition Failed=True {reason}: {message}"));
+    let mut f =
+        Finding::new(&JOB_FAILED, Severity::Error, format!("Job {} failed: {reason}{limit}", job.metadata.name))
+            .subject(job_subject(job))
+            .detail(format!(
+                "{reason}: {message}{limit}. The Job will not start another pod{}.",
+                if run.is_pending() {
+                    "; Prefect's observer should have marked the run Crashed, and the run is still Pending"
+                } else {
+                    ""
+                }
+            ))
+            .evidence(format!("condition Failed=True {reason}: {message}"));
     // Why the pods failed.
     for p in run_pods(kube, run) {
         for s in p.all_statuses() {
-            if let Some(t) = s
-                .state
-                .terminated
-                .as_ref()
-                .filter(|t| t.exit_code.unwrap_or(0) != 0 || !t.reason().is_empty())
+            if let Some(t) =
+                s.state.terminated.as_ref().filter(|t| t.exit_code.unwrap_or(0) != 0 || !t.reason().is_empty())
             {
-                f = f.evidence(format!(
-                    "pod {}: {}",
-                    p.name(),
-                    super::state_line(&s.name, "terminated", t)
-                ));
+                f = f.evidence(format!("pod {}: {}", p.name(), super::state_line(&s.name, "terminated", t)));
             }
         }
     }
@@ -563,25 +467,15 @@ pub(crate) fn job_suspended(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Findi
     let cond = job.condition("Suspended").filter(|c| c.is_true());
     let queue = job.metadata.label("kueue.x-k8s.io/queue-name");
     let ns = &job.metadata.namespace;
-    let since = cond
-        .and_then(|c| c.last_transition_time)
-        .or(job.metadata.creation_timestamp);
-    let mut f = Finding::new(
-        &JOB_SUSPENDED,
-        Severity::Error,
-        format!("Job {} is suspended", job.metadata.name),
-    )
-    .subject(job_subject(job))
-    .detail(format!(
-        "spec.suspend is true{}: the Job creates no pods until it is resumed{}.",
-        since
-            .map(|t| format!(" (for {})", human(run.ago(t))))
-            .unwrap_or_default(),
-        queue
-            .map(|q| format!("; Kueue queue {q} admits it when the ClusterQueue has quota"))
-            .unwrap_or_default()
-    ))
-    .evidence("spec.suspend: true");
+    let since = cond.and_then(|c| c.last_transition_time).or(job.metadata.creation_timestamp);
+    let mut f = Finding::new(&JOB_SUSPENDED, Severity::Error, format!("Job {} is suspended", job.metadata.name))
+        .subject(job_subject(job))
+        .detail(format!(
+            "spec.suspend is true{}: the Job creates no pods until it is resumed{}.",
+            since.map(|t| format!(" (for {})", human(run.ago(t)))).unwrap_or_default(),
+            queue.map(|q| format!("; Kueue queue {q} admits it when the ClusterQueue has quota")).unwrap_or_default()
+        ))
+        .evidence("spec.suspend: true");
     if let Some(c) = cond {
         f = f.evidence(format!(
             "condition Suspended=True {}: {}",
@@ -592,14 +486,14 @@ pub(crate) fn job_suspended(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Findi
     if let Some(q) = queue {
         f = f.evidence(format!("label kueue.x-k8s.io/queue-name={q}"));
     }
-    f = f.fix(format!(
-        "kubectl -n {} get job {} -o jsonpath='{{.spec.suspend}}'",
-        sh(ns),
-        sh(&job.metadata.name)
-    ));
+    f = f.fix(format!("kubectl -n {} get job {} -o jsonpath='{{.spec.suspend}}'", sh(ns), sh(&job.metadata.name)));
     f = if queue.is_some() {
-        f.fix(format!("kubectl -n {} get workloads; kubectl -n {} describe workload <WORKLOAD> (why it is not admitted)", sh(ns), sh(ns)))
-            .fix("kubectl get clusterqueues (pending workloads and quota usage)")
+        f.fix(format!(
+            "kubectl -n {} get workloads; kubectl -n {} describe workload <WORKLOAD> (why it is not admitted)",
+            sh(ns),
+            sh(ns)
+        ))
+        .fix("kubectl get clusterqueues (pending workloads and quota usage)")
     } else {
         f.fix(format!(
             "If nothing should hold it: kubectl -n {} patch job {} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'",
@@ -612,18 +506,14 @@ pub(crate) fn job_suspended(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Findi
 
 fn has_api_url(job: Option<&Job>, kube: &KubeEvidence) -> Option<bool> {
     let from_job = job.and_then(|j| {
-        j.spec
+        j.spec.template.spec.containers.iter().find(|c| c.name == FLOW_CONTAINER).or(j
+            .spec
             .template
             .spec
             .containers
-            .iter()
-            .find(|c| c.name == FLOW_CONTAINER)
-            .or(j.spec.template.spec.containers.first())
+            .first())
     });
-    let from_pod = kube
-        .pods
-        .first()
-        .and_then(|p| p.container(FLOW_CONTAINER).or(p.spec.containers.first()));
+    let from_pod = kube.pods.first().and_then(|p| p.container(FLOW_CONTAINER).or(p.spec.containers.first()));
     let c = from_job.or(from_pod)?;
     Some(c.env.iter().any(|e| e.name == "PREFECT_API_URL"))
 }
@@ -633,22 +523,14 @@ pub(crate) fn exited_cleanly(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
         return vec![];
     }
     let job = kube.job.as_ref();
-    let complete = job
-        .and_then(|j| j.condition("Complete"))
-        .filter(|c| c.is_true());
+    let complete = job.and_then(|j| j.condition("Complete")).filter(|c| c.is_true());
     let succeeded = job.and_then(|j| j.status.succeeded).unwrap_or(0) > 0;
     let clean_exit = run_pods(kube, run).find_map(|p| {
         p.status
             .container_statuses
             .iter()
             .find(|s| s.name == FLOW_CONTAINER || p.spec.containers.len() == 1)
-            .and_then(|s| {
-                s.state
-                    .terminated
-                    .as_ref()
-                    .filter(|t| t.exit_code == Some(0))
-                    .map(|t| (p, s, t))
-            })
+            .and_then(|s| s.state.terminated.as_ref().filter(|t| t.exit_code == Some(0)).map(|t| (p, s, t)))
     });
     if complete.is_none() && !succeeded && clean_exit.is_none() {
         return vec![];
@@ -683,30 +565,12 @@ pub(crate) fn exited_cleanly(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
             c.message.as_deref().unwrap_or("").trim()
         ));
     } else if succeeded {
-        f = f.evidence(format!(
-            "job status.succeeded={}",
-            job.and_then(|j| j.status.succeeded).unwrap_or(0)
-        ));
+        f = f.evidence(format!("job status.succeeded={}", job.and_then(|j| j.status.succeeded).unwrap_or(0)));
     }
     if let Some((p, s, t)) = clean_exit {
-        f = f.evidence(format!(
-            "pod {}: {}",
-            p.name(),
-            super::state_line(&s.name, "terminated", t)
-        ));
-        if let Some(l) = kube
-            .log(p.name(), &s.name, false)
-            .filter(|l| l.unavailable.is_none())
-        {
-            for line in l
-                .lines
-                .iter()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
+        f = f.evidence(format!("pod {}: {}", p.name(), super::state_line(&s.name, "terminated", t)));
+        if let Some(l) = kube.log(p.name(), &s.name, false).filter(|l| l.unavailable.is_none()) {
+            for line in l.lines.iter().rev().take(3).collect::<Vec<_>>().into_iter().rev() {
                 f = f.evidence(format!("log: {line}"));
             }
         }
@@ -733,10 +597,7 @@ pub(crate) fn exited_cleanly(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Find
 const OBSERVER_GRACE_SECS: i64 = 120;
 
 pub(crate) fn observer_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding> {
-    if !run.is_pending()
-        || run.saw_infrastructure_pending
-        || run.state_name == "InfrastructurePending"
-    {
+    if !run.is_pending() || run.saw_infrastructure_pending || run.state_name == "InfrastructurePending" {
         return vec![];
     }
     // The observer reacts to pods; a Job without a pod is another check's story.
@@ -750,15 +611,7 @@ pub(crate) fn observer_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
     if age.as_secs() < OBSERVER_GRACE_SECS {
         return vec![];
     }
-    let what = format!(
-        "pod {} ({})",
-        pod.name(),
-        if pod.phase().is_empty() {
-            "?"
-        } else {
-            pod.phase()
-        }
-    );
+    let what = format!("pod {} ({})", pod.name(), if pod.phase().is_empty() { "?" } else { pod.phase() });
     let subject = super::pod_subject(pod);
     let ns = kube.namespace().unwrap_or("<NS>");
     vec![Finding::new(

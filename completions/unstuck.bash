@@ -294,7 +294,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__doctor)
-            opts="-o -q -v -h --output --pending-threshold --late-threshold --observe --api-url --profile --timeout --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --output --pending-threshold --late-threshold --observe --api-url --profile --timeout --kube-context --no-kube --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,6 +329,10 @@ _unstuck() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kube-context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -370,7 +374,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__health)
-            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,6 +421,10 @@ _unstuck() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kube-context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

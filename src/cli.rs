@@ -115,6 +115,9 @@ pub struct DoctorArgs {
     pub api: ApiArgs,
 
     #[command(flatten)]
+    pub infra: InfraArgs,
+
+    #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
 
@@ -144,6 +147,19 @@ pub struct ApiArgs {
     /// Deadline for the whole command.
     #[arg(long, value_parser = parse_timeout, default_value = "30s", value_name = "DURATION")]
     pub timeout: Duration,
+}
+
+/// Which infrastructure backends to read.
+#[derive(Debug, Clone, Args)]
+pub struct InfraArgs {
+    /// The kubeconfig context to read Kubernetes with (default: the current context, or the
+    /// in-cluster config).
+    #[arg(long, value_name = "CONTEXT", conflicts_with = "no_kube", value_parser = parse_name)]
+    pub kube_context: Option<String>,
+
+    /// Do not read Kubernetes.
+    #[arg(long)]
+    pub no_kube: bool,
 }
 
 /// Saving and replaying evidence bundles.
@@ -306,6 +322,9 @@ pub struct HealthArgs {
 
     #[command(flatten)]
     pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub infra: InfraArgs,
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,

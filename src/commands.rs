@@ -180,11 +180,9 @@ impl Live {
         self.rt.block_on(fut).map_err(|e| collect_failure(e, &self.redactor))
     }
 
-    /// The bundle: the evidence, "now", the thresholds, and how the Prefect source fared (`detail` goes
-    /// after the server's description; parts that failed are listed).
     /// The bundle: the evidence, "now", the thresholds, and what only collection knew of its source
     /// (how long it took, how many requests); the rest of the sources section derives from the evidence.
-    fn finish(self, th: Thresholds, body: Body) -> (Bundle, Redactor) {
+    fn finish(self, th: Thresholds, body: Body, kube: Option<&crate::kube::Collector>) -> (Bundle, Redactor) {
         drop(self.progress);
         let source = SourceRecord {
             name: "prefect".into(),
@@ -193,12 +191,22 @@ impl Live {
             millis: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             requests: Some(self.client.request_count()),
         };
+        let mut sources = vec![source];
+        if let Some(requests) = kube.and_then(crate::kube::Collector::requests) {
+            sources.push(SourceRecord {
+                name: "kubernetes".into(),
+                status: SourceStatus::Collected,
+                detail: String::new(),
+                millis: kube.map_or(0, crate::kube::Collector::millis),
+                requests: Some(requests),
+            });
+        }
         let bundle = Bundle {
             format: BUNDLE_FORMAT,
             tool: ToolInfo::current(),
             collected_at: Timestamp::now(),
             thresholds: th,
-            sources: vec![source],
+            sources,
             body,
         };
         (bundle, self.redactor)
@@ -214,10 +222,20 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let budget = args.api.timeout + args.observe.unwrap_or_default();
     let live = Live::open(&args.api, g, budget, args.output == DoctorFormat::Table)?;
     let planner = checks::plan::Planner { thresholds: th, max_runs: 0 };
-    let opts = collect::Options { observe: args.observe, plan: &planner };
+    let kube = kube_collector(&args.infra, budget, &live.redactor);
+    let opts = collect::Options { observe: args.observe, plan: &planner, infra: Some(&kube) };
     let ev =
         live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
-    Ok(live.finish(th, Body::Doctor(Box::new(ev))))
+    Ok(live.finish(th, Body::Doctor(Box::new(ev)), Some(&kube)))
+}
+
+fn kube_collector(
+    args: &crate::cli::InfraArgs,
+    budget: std::time::Duration,
+    redactor: &Redactor,
+) -> crate::kube::Collector {
+    let settings = crate::kube::KubeSettings { context: args.kube_context.clone(), disabled: args.no_kube };
+    crate::kube::Collector::new(settings, budget, redactor.clone())
 }
 
 /// `health`: the fleet, pool by pool.
@@ -274,10 +292,15 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let th = thresholds(&args.thresholds, Thresholds::default());
     let live = Live::open(&args.api, g, args.api.timeout, args.output == HealthFormat::Table)?;
     let planner = checks::plan::Planner { thresholds: th, max_runs: args.max_runs };
-    let opts =
-        health::HealthOptions { pools: args.pools.clone(), plan: &planner, concurrency: usize::from(args.concurrency) };
+    let kube = kube_collector(&args.infra, args.api.timeout, &live.redactor);
+    let opts = health::HealthOptions {
+        pools: args.pools.clone(),
+        plan: &planner,
+        concurrency: usize::from(args.concurrency),
+        infra: Some(&kube),
+    };
     let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
-    Ok(live.finish(th, Body::Health(Box::new(ev))))
+    Ok(live.finish(th, Body::Health(Box::new(ev)), Some(&kube)))
 }
 
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.
@@ -308,7 +331,7 @@ pub fn slots(target: Option<Target>, args: SlotsArgs, g: &GlobalArgs, out: &mut 
                 ))?
             };
             let th_all = Thresholds { pending: th, ..Thresholds::default() };
-            let (bundle, redactor) = live.finish(th_all, Body::Slots(Box::new(ev)));
+            let (bundle, redactor) = live.finish(th_all, Body::Slots(Box::new(ev)), None);
             (bundle, redactor, th)
         }
     };
@@ -351,15 +374,14 @@ fn collect_failure(e: CollectError, redactor: &Redactor) -> Failure {
 pub fn checks(args: ChecksArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     let text = match args.output {
         ListFormat::Json => {
-            let list: Vec<serde_json::Value> = checks::REGISTRY
-                .iter()
+            let list: Vec<serde_json::Value> = checks::catalogue()
                 .map(|c| {
                     serde_json::json!({
-                        "id": c.info.id,
-                        "title": c.info.title,
-                        "kind": c.info.kind,
-                        "checklist": c.info.item,
-                        "source": c.info.backend,
+                        "id": c.id,
+                        "title": c.title,
+                        "kind": c.kind,
+                        "checklist": c.item,
+                        "source": c.backend,
                     })
                 })
                 .collect();
@@ -369,16 +391,16 @@ pub fn checks(args: ChecksArgs, out: &mut dyn Write) -> Result<u8, Failure> {
         }
         ListFormat::Table => {
             let mut s = String::new();
-            let width = checks::REGISTRY.iter().map(|c| c.info.id.len()).max().unwrap_or(0);
+            let width = checks::catalogue().map(|c| c.id.len()).max().unwrap_or(0);
             for item in Item::ALL {
-                let of_item: Vec<_> = checks::REGISTRY.iter().filter(|c| c.info.item == item).collect();
+                let of_item: Vec<_> = checks::catalogue().filter(|c| c.item == item).collect();
                 if of_item.is_empty() {
                     continue;
                 }
                 s.push_str(&format!("{} ({})\n", item.id(), item.question()));
                 for c in of_item {
-                    let kind = format!("{:?}", c.info.kind).to_lowercase();
-                    s.push_str(&format!("  {:<width$}  {:<5}  {}\n", c.info.id, kind, c.info.title));
+                    let kind = format!("{:?}", c.kind).to_lowercase();
+                    s.push_str(&format!("  {:<width$}  {:<5}  {}\n", c.id, kind, c.title));
                 }
             }
             s.push_str("\nunstuck explain <ID> prints the long form of a check.\n");
@@ -392,9 +414,8 @@ pub fn checks(args: ChecksArgs, out: &mut dyn Write) -> Result<u8, Failure> {
 pub fn explain(args: ExplainArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     let Some(check) = checks::find(args.check_id.trim()) else {
         let wanted = args.check_id.to_lowercase();
-        let near: Vec<&str> = checks::REGISTRY
-            .iter()
-            .map(|c| c.info.id)
+        let near: Vec<&str> = checks::catalogue()
+            .map(|c| c.id)
             .filter(|id| id.contains(&wanted) || wanted.contains(id.split('.').next().unwrap_or(id)))
             .collect();
         let hint = if near.is_empty() {
@@ -404,7 +425,7 @@ pub fn explain(args: ExplainArgs, out: &mut dyn Write) -> Result<u8, Failure> {
         };
         return Err(Failure::usage(format!("unknown check id '{}': {hint}", args.check_id)));
     };
-    let i = &check.info;
+    let i = check;
     let mut s = format!(
         "{}: {}\n\nkind: {}{}   checklist: {}   evidence: {}\n\n{}\n\nHow to fix:\n",
         i.id,

@@ -269,6 +269,15 @@ pub struct RunEvidence {
     /// Samples of queue polls and worker heartbeats (`--observe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation: Option<Observation>,
+    /// The run's Job, pods, events, nodes, quotas and container logs.
+    #[serde(default)]
+    pub kubernetes: Source<kube::KubeEvidence>,
+}
+
+/// What the infrastructure collectors gathered for one run.
+#[derive(Debug, Clone, Default)]
+pub struct InfraEvidence {
+    pub kubernetes: Source<kube::KubeEvidence>,
 }
 
 /// "what: error" for each source that failed.
@@ -521,6 +530,57 @@ impl Body {
     }
 }
 
+impl Body {
+    /// The Kubernetes sources of the body: the diagnosed run's, or every diagnosed run's in `health`.
+    fn kube_sources(&self) -> Vec<&Source<kube::KubeEvidence>> {
+        match self {
+            Body::Doctor(ev) => vec![&ev.kubernetes],
+            Body::Slots(_) => vec![],
+            Body::Health(ev) => ev.pools.iter().flat_map(|p| p.runs.iter().map(|r| &r.kubernetes)).collect(),
+        }
+    }
+
+    /// How Kubernetes fared, in words: a failure decides the status, then anything collected.
+    fn kube_detail(&self) -> (SourceStatus, String) {
+        let sources = self.kube_sources();
+        let collected: Vec<&kube::KubeEvidence> = sources.iter().filter_map(|s| s.value()).collect();
+        let failed = sources.iter().find_map(|s| match s {
+            Source::Failed(f) => Some(f),
+            _ => None,
+        });
+        let skipped = sources.iter().find_map(|s| match s {
+            Source::Skipped { reason, hint: Some(h) } => Some(format!("{reason}: {h}")),
+            Source::Skipped { reason, hint: None } => Some(reason.clone()),
+            _ => None,
+        });
+        let mut denied: Vec<String> = Vec::new();
+        for d in collected.iter().flat_map(|k| k.denied.iter()) {
+            let text = match d.namespace.as_str() {
+                "" => format!("{} {}", d.verb, d.resource),
+                ns => format!("{} {} in {ns}", d.verb, d.resource),
+            };
+            if !denied.contains(&text) {
+                denied.push(text);
+            }
+        }
+        let not_allowed =
+            if denied.is_empty() { String::new() } else { format!("; not allowed to {}", denied.join(", ")) };
+        match (collected.first(), failed) {
+            (_, Some(f)) => {
+                let needs = f.needs.as_ref().map(|n| format!(" (unstuck needs {n})")).unwrap_or_default();
+                (SourceStatus::Failed, format!("{}{needs}", f.message))
+            }
+            (Some(k), None) if collected.len() == 1 => {
+                (SourceStatus::Collected, format!("{}{not_allowed}", k.describe()))
+            }
+            (Some(_), None) => {
+                (SourceStatus::Collected, format!("{} read{not_allowed}", crate::fmt::count(collected.len(), "run")))
+            }
+            (None, None) => (SourceStatus::Skipped, skipped.unwrap_or_else(|| "not consulted".into())),
+        }
+    }
+}
+
 impl Bundle {
     /// The report's sources section, derived from the evidence and what collection measured.
     pub fn sources(&self) -> Vec<SourceRecord> {
@@ -529,6 +589,10 @@ impl Bundle {
             .map(|s| match s.requests {
                 // Format-1 bundles stored the text: keep it, so they replay to the same report.
                 None => s.clone(),
+                Some(n) if s.name == "kubernetes" => {
+                    let (status, detail) = self.body.kube_detail();
+                    SourceRecord { status, detail: format!("{detail}; {n} requests"), ..s.clone() }
+                }
                 Some(n) => {
                     let (detail, failed) = self.body.prefect_detail();
                     let mut text = format!("{}{detail}; {n} requests", self.body.server().describe());

@@ -10,6 +10,7 @@ pub mod config;
 pub mod evidence;
 pub mod fmt;
 pub mod infra;
+pub mod kube;
 pub mod policy;
 pub mod prefect;
 pub mod progress;

@@ -160,6 +160,50 @@ fn kube(verb: &str, group: &str, resource: &str, subresource: Option<&str>) -> R
     }
 }
 
+/// Judges a Kubernetes HTTP request as the API server will route it: the method and the
+/// percent-decoded path give the verb, group, resource and subresource (the server's own request-info
+/// resolution: `/api/v1/namespaces/{ns}/{resource}/{name}/{subresource}`, `/apis/{group}/{version}/…`).
+/// Paths that are not resources (`/version`, discovery) are refused: unstuck never needs them.
+pub fn check_kube_request(method: &str, path: &str, query: Option<&str>) -> Result<(), Refused> {
+    let refuse = |reason| Refused { what: format!("kubernetes {method} {path}"), reason };
+    let decoded = percent_decode(path).ok_or_else(|| refuse("a path that is not UTF-8 once decoded"))?;
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| *s == "." || *s == "..") {
+        return Err(refuse("path traversal"));
+    }
+    let (group, rest) = match segments.as_slice() {
+        ["api", _version, rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => return Err(refuse("not a resource path")),
+    };
+    // `namespaces/{ns}/{resource}…` scopes a resource; `namespaces[/{name}]` is the resource itself.
+    let rest = match rest {
+        ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let (resource, name, subresource) = match rest {
+        [resource] => (*resource, None, None),
+        [resource, name] => (*resource, Some(*name), None),
+        [resource, name, sub] => (*resource, Some(*name), Some(*sub)),
+        _ => return Err(refuse("not a resource path")),
+    };
+    let watch = query.is_some_and(|q| {
+        q.split('&').any(|kv| matches!(kv.split_once('='), Some(("watch", v)) if v != "false" && v != "0"))
+    });
+    let verb = match (method.to_ascii_uppercase().as_str(), name) {
+        ("GET", _) if watch => "watch",
+        ("GET", Some(_)) => "get",
+        ("GET", None) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", Some(_)) => "delete",
+        ("DELETE", None) => "deletecollection",
+        _ => return Err(refuse("an HTTP method the API server does not route")),
+    };
+    check(&Op::Kube { verb, group, resource, subresource })
+}
+
 fn aws(service: &str, operation: &str) -> Result<(), Refused> {
     let refuse = |reason| Refused { what: format!("{service}:{operation}"), reason };
     let read = ["Describe", "List", "Get"].iter().any(|p| {
@@ -262,6 +306,39 @@ mod tests {
             ("create", "authorization.k8s.io", "localsubjectaccessreviews2", None),
         ] {
             assert!(op(v, g, r, s).is_err(), "{v} {g}/{r} {s:?} should be refused");
+        }
+    }
+
+    /// Kubernetes requests are judged as the API server routes them, however they are spelled.
+    #[test]
+    fn kube_requests() {
+        for (m, p, q) in [
+            ("GET", "/apis/batch/v1/namespaces/prefect/jobs/etl-x7k2p", None),
+            ("GET", "/apis/batch/v1/namespaces/prefect/jobs", Some("labelSelector=prefect.io%2Fflow-run-id%3Dx")),
+            ("GET", "/api/v1/pods", Some("labelSelector=a%3Db")),
+            ("GET", "/api/v1/namespaces/prefect/pods/p/log", Some("container=prefect-job&previous=true")),
+            ("GET", "/api/v1/namespaces", None),
+            ("GET", "/api/v1/nodes/node-1", None),
+            ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", None),
+            ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", None),
+        ] {
+            assert_eq!(check_kube_request(m, p, q), Ok(()), "{m} {p} {q:?}");
+        }
+        for (m, p, q) in [
+            ("DELETE", "/apis/batch/v1/namespaces/prefect/jobs/etl", None),
+            ("DELETE", "/api/v1/namespaces/prefect/pods", None),
+            ("POST", "/apis/batch/v1/namespaces/prefect/jobs", None),
+            ("PATCH", "/api/v1/namespaces/prefect/pods/p", None),
+            ("GET", "/api/v1/namespaces/prefect/pods", Some("watch=true")),
+            ("GET", "/api/v1/namespaces/prefect/secrets/s", None),
+            ("GET", "/api/v1/namespaces/prefect/%73ecrets", None),
+            ("GET", "/api/v1/namespaces/prefect/pods/p%2Fexec", None),
+            ("POST", "/api/v1/namespaces/prefect/pods/p/exec", None),
+            ("GET", "/api/v1/namespaces/prefect/pods/../secrets/s", None),
+            ("GET", "/version", None),
+            ("GET", "/healthz", None),
+        ] {
+            assert!(check_kube_request(m, p, q).is_err(), "{m} {p} {q:?} should be refused");
         }
     }
 

@@ -33,7 +33,11 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         // Prefect Cloud API keys (user and bot).
         p(r"\bpn[ub]_[A-Za-z0-9]{8,}", MASK),
         // Authorization headers and bare bearer/basic tokens.
-        p(r"(?i)\b(authorization\s*[:=]\s*)(?:bearer|basic)?\s*[A-Za-z0-9._~+/=-]{6,}", "${1}[REDACTED]"),
+        // A scheme and its credentials, or a bare token; not prose ("authorization: server message").
+        p(
+            r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}|[A-Za-z0-9._~+/=-]{16,})",
+            "${1}[REDACTED]",
+        ),
         // AWS access key ids.
         p(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
         // Passwords in URLs: scheme://user:password@host.
@@ -204,6 +208,10 @@ mod tests {
         let cases = [
             ("key pnu_abcdefghijklmnopqrstuvwxyz0123 rejected", "key [REDACTED] rejected"),
             ("Authorization: Bearer abc.def.ghi", "Authorization: [REDACTED]"),
+            (
+                "may require authorization: server message: insufficient_scope",
+                "may require authorization: server message: insufficient_scope",
+            ),
             ("auth admin:hunter22 failed", "auth [REDACTED] failed"),
             ("password hunter22 wrong", "password [REDACTED] wrong"),
             ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "AWS_SECRET_ACCESS_KEY=[REDACTED]"),

@@ -67,10 +67,24 @@ pub type ItemJudge = fn(&Ctx<'_>, Item, &[&Finding]) -> Option<(ItemStatus, Stri
 /// The backends' judges, most specific first: an infrastructure backend that read the pod or task
 /// speaks before the Prefect API's view (which always answers, with "unknown" and why at worst). A new
 /// backend adds its judge here.
-pub static JUDGES: &[ItemJudge] = &[prefect];
+pub static JUDGES: &[ItemJudge] = &[kubernetes, prefect];
 
 fn judged(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, String) {
     JUDGES.iter().find_map(|judge| judge(ctx, item, findings)).unwrap_or((ItemStatus::Unknown, "not judged".into()))
+}
+
+/// What the run's Job and pods say of the infrastructure items, once a worker has claimed the run.
+fn kubernetes(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> Option<(ItemStatus, String)> {
+    let kube = ctx.ev.kubernetes.value()?;
+    if ctx.phase().needs_poll() || !super::k8s::ITEMS.contains(&item) {
+        return None;
+    }
+    let inputs = ctx.kube_inputs();
+    let owned: Vec<Finding> = findings.iter().map(|f| (*f).clone()).collect();
+    super::k8s::checklist(kube, &ctx.kube_view(&inputs), &owned)
+        .into_iter()
+        .find(|(i, _, _)| *i == item)
+        .map(|(_, status, detail)| (status, detail))
 }
 
 /// The Prefect API's view of each item.
@@ -180,7 +194,14 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
             if started && item != Item::Permissions {
                 return (Pass, "the run started, so its infrastructure came up".into());
             }
-            (Unknown, format!("{infra_what} is not inspected: unstuck reads the Prefect API only"))
+            match &ctx.ev.kubernetes {
+                // Not a Kubernetes run: nothing reads its infrastructure yet.
+                Source::Skipped { .. } if !is_kube_pool(ctx) => (
+                    Unknown,
+                    format!("{infra_what} is not inspected: unstuck reads the Prefect API and Kubernetes only"),
+                ),
+                other => (Unknown, other.why_missing("Kubernetes").unwrap_or_default()),
+            }
         }
         Item::Logs => match &ctx.ev.logs {
             Source::Collected { value } if value.is_empty() => (Pass, "the run has no log lines yet".into()),
@@ -227,6 +248,15 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
             (Pass, format!("{} in the pool{logs}", count(n, "live worker")))
         }
     }
+}
+
+fn is_kube_pool(ctx: &Ctx<'_>) -> bool {
+    ctx.pool().and_then(|p| p.pool_type.as_deref()).is_some_and(|t| t.starts_with("kubernetes"))
+        || ctx
+            .run()
+            .infrastructure_pid
+            .as_deref()
+            .is_some_and(|p| matches!(crate::infra::parse(p, None), crate::infra::Infra::Kubernetes { .. }))
 }
 
 /// The limits that apply to the run and how full they are.

@@ -211,6 +211,51 @@ impl<'a> Ctx<'a> {
     pub fn run_subject(&self) -> String {
         format!("flow-run/{}", self.run().id)
     }
+
+    /// What the Kubernetes checks' view borrows: the run's flow-run log messages (the worker's own
+    /// reports) and its state name.
+    pub fn kube_inputs(&self) -> (Vec<String>, String) {
+        let lines = self.ev.logs.value().map(|l| l.iter().map(|l| l.message.clone()).collect()).unwrap_or_default();
+        (lines, self.run().state_name())
+    }
+
+    /// The run as the Kubernetes checks see it.
+    pub fn kube_view<'b>(&'b self, inputs: &'b (Vec<String>, String)) -> super::k8s::RunView<'b> {
+        let run = self.run();
+        let saw_infrastructure_pending = self
+            .ev
+            .states
+            .value()
+            .is_some_and(|states| states.iter().any(|s| s.name.as_deref() == Some("InfrastructurePending")))
+            || inputs.1 == "InfrastructurePending";
+        super::k8s::RunView {
+            run_id: &run.id,
+            state_type: run.state_type().map_or("", |t| t.as_str()),
+            state_name: &inputs.1,
+            state_since: self.state_since().unwrap_or(self.now),
+            saw_infrastructure_pending,
+            now: self.now,
+            pending_threshold: self.thresholds.pending,
+            worker_log_lines: &inputs.0,
+        }
+    }
+
+    /// Container output the infrastructure backends read (pod logs), as log lines of the container.
+    pub fn container_log_lines(&self) -> Vec<crate::prefect::types::LogLine> {
+        let Some(kube) = self.ev.kubernetes.value() else { return Vec::new() };
+        kube.logs
+            .iter()
+            .flat_map(|t| {
+                let name = format!("pod/{}/{}{}", t.pod, t.container, if t.previous { " (previous)" } else { "" });
+                t.lines.iter().map(move |l| crate::prefect::types::LogLine {
+                    name: Some(name.clone()),
+                    level: 0,
+                    message: l.clone(),
+                    timestamp: None,
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -134,8 +134,11 @@ pub fn records(lines: &[LogLine]) -> Vec<LogLine> {
     out.into_iter().map(|(l, _)| l).collect()
 }
 
+/// The run's log records, then the output of its containers (pod logs).
 fn logs(ctx: &Ctx<'_>) -> Vec<LogLine> {
-    ctx.ev.logs.value().map_or_else(Vec::new, |v| records(v))
+    let mut lines = ctx.ev.logs.value().map_or_else(Vec::new, |v| records(v));
+    lines.extend(ctx.container_log_lines());
+    lines
 }
 
 /// Log findings matter while the run waits to start, and explain a run that crashed or failed.

@@ -221,7 +221,7 @@ impl Finding {
     }
 
     pub fn info(&self) -> Option<&'static CheckInfo> {
-        find(self.id).map(|c| &c.info)
+        find(self.id)
     }
 }
 
@@ -254,18 +254,42 @@ pub static REGISTRY: &[Check] = &[
     run::LATE,
 ];
 
-pub fn find(id: &str) -> Option<&'static Check> {
-    REGISTRY.iter().find(|c| c.info.id == id)
+/// Every check's documentation: the Prefect-side registry, then the Kubernetes checks.
+pub fn catalogue() -> impl Iterator<Item = &'static CheckInfo> {
+    REGISTRY.iter().map(|c| &c.info).chain(k8s::CHECKS.iter().copied())
 }
 
-/// Position in the registry: the stable tie-breaker for ranking.
+pub fn find(id: &str) -> Option<&'static CheckInfo> {
+    catalogue().find(|c| c.id == id)
+}
+
+/// Position in the catalogue: the stable tie-breaker for ranking.
 pub fn order(id: &str) -> usize {
-    REGISTRY.iter().position(|c| c.info.id == id).unwrap_or(usize::MAX)
+    catalogue().position(|c| c.id == id).unwrap_or(usize::MAX)
 }
 
-/// Runs every check over the evidence.
+/// Runs every check over the evidence: the Prefect side, and the backends that collected anything.
 pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
-    REGISTRY.iter().flat_map(|c| (c.run)(ctx)).collect()
+    let mut findings: Vec<Finding> = REGISTRY.iter().flat_map(|c| (c.run)(ctx)).collect();
+    if let Some(kube) = ctx.ev.kubernetes.value() {
+        let inputs = ctx.kube_inputs();
+        let mut found = k8s::rank(k8s::run_all(kube, &ctx.kube_view(&inputs)));
+        // A run stuck past its threshold with no Kubernetes cause: the most telling Kubernetes risk
+        // (an image still pulling, a node still coming, a pod Pending with nothing more specific) is
+        // what explains it, so it is the cause of this run.
+        let has_cause = found.iter().any(|f| f.kind == Kind::Cause);
+        if ctx.phase() == Phase::Pending && ctx.is_stuck() && !has_cause {
+            if let Some(top) = found.iter_mut().find(|f| f.kind == Kind::Risk) {
+                top.kind = Kind::Cause;
+            }
+        }
+        // run.infra-not-started is for infrastructure no backend explains.
+        if found.iter().any(|f| f.kind == Kind::Cause) {
+            findings.retain(|f| f.id != "run.infra-not-started");
+        }
+        findings.extend(found);
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -279,11 +303,11 @@ mod tests {
     #[test]
     fn ids_are_unique_and_from_the_spec() {
         let mut seen = std::collections::HashSet::new();
-        for c in REGISTRY {
-            assert!(seen.insert(c.info.id), "duplicate check id {}", c.info.id);
-            assert!(crate::checks::testkit::SPEC_IDS.contains(&c.info.id), "{} is not in SPEC 7", c.info.id);
-            assert!(!c.info.title.is_empty() && !c.info.explanation.is_empty(), "{} lacks docs", c.info.id);
-            assert!(!c.info.remediation.is_empty(), "{} lacks remediation", c.info.id);
+        for c in catalogue() {
+            assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+            assert!(crate::checks::testkit::SPEC_IDS.contains(&c.id), "{} is not in SPEC 7", c.id);
+            assert!(!c.title.is_empty() && !c.explanation.is_empty(), "{} lacks docs", c.id);
+            assert!(!c.remediation.is_empty(), "{} lacks remediation", c.id);
         }
     }
 }

@@ -8,7 +8,6 @@ use crate::prefect::types::{Deployment, Flow, FlowRun, State, StateDetails, Stat
 
 /// Every check id in SPEC 7, by section. Ids must never be renamed or reused.
 pub const SPEC_IDS: &[&str] = &[
-    // Orchestration (Prefect API)
     "worker.none",
     "worker.offline",
     "worker.claimer-offline",
@@ -31,11 +30,13 @@ pub const SPEC_IDS: &[&str] = &[
     "worker.submit-failed",
     "run.crashed",
     "clock.skew",
-    // Container logs
+    "agent.none",
+    "worker.lost-connection",
+    "infra.exited-cleanly",
+    "infra.pull-step-failed",
     "infra.api-unreachable",
     "infra.api-auth",
     "infra.import-error",
-    // Kubernetes
     "k8s.image-pull",
     "k8s.unschedulable",
     "k8s.crash-loop",
@@ -52,7 +53,12 @@ pub const SPEC_IDS: &[&str] = &[
     "k8s.node-not-ready",
     "k8s.pod-pending",
     "k8s.observer-missing",
-    // AWS ECS
+    "k8s.image-pull-slow",
+    "k8s.waiting-for-node",
+    "k8s.scheduling-gated",
+    "k8s.job-suspended",
+    "k8s.disrupted",
+    "k8s.worker-unhealthy",
     "ecs.image-pull",
     "ecs.resource-init",
     "ecs.container-start",
@@ -64,6 +70,8 @@ pub const SPEC_IDS: &[&str] = &[
     "ecs.essential-exited",
     "ecs.task-missing",
     "ecs.cluster-missing",
+    "ecs.stopped-not-crashed",
+    "ecs.register-failed",
 ];
 
 pub fn now() -> Timestamp {
@@ -143,6 +151,7 @@ impl Scenario {
                 last_polled: Some(ago(5)),
                 global_concurrency_limit: None,
                 concurrency_options: None,
+                job_variables: None,
             }),
             work_pool: Source::ok(WorkPool {
                 id: Some("pool-id".into()),
@@ -152,6 +161,7 @@ impl Scenario {
                 concurrency_limit: None,
                 status: Some("READY".into()),
                 active_slots: None,
+                base_job_template: None,
             }),
             work_queues: Source::ok(vec![WorkQueue {
                 id: Some("q-default".into()),
@@ -169,6 +179,7 @@ impl Scenario {
             worker_events: Source::ok(vec![]),
             concurrency: Concurrency::default(),
             observation: None,
+            kubernetes: Source::skipped("Kubernetes not consulted"),
         };
         Scenario { ev }
     }

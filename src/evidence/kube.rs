@@ -1,4 +1,4 @@
-//! The trimmed, serializable Kubernetes snapshot the checks read (becomes `src/evidence/kube.rs`).
+//! The trimmed, serializable Kubernetes snapshot the checks read.
 //!
 //! Every object deserializes directly from `kubectl get -o json` shapes and serializes back in the
 //! same camelCase shape, keeping only the fields the checks need, so an evidence bundle holds
@@ -699,6 +699,23 @@ pub struct KubeEvidence {
 }
 
 impl KubeEvidence {
+    /// What was found, in words: `job prefect/etl-x7k2p (by infrastructure_pid), 2 pods`.
+    pub fn describe(&self) -> String {
+        let pods = match self.pods.len() {
+            1 => "1 pod".to_string(),
+            n => format!("{n} pods"),
+        };
+        match (&self.job, &self.located) {
+            (Some(j), Located::ByPid { .. }) => {
+                format!("job {}/{} (by infrastructure_pid), {pods}", j.metadata.namespace, j.metadata.name)
+            }
+            (Some(j), _) => format!("job {}/{} (by the run's label), {pods}", j.metadata.namespace, j.metadata.name),
+            (None, Located::ByPid { namespace, job }) => format!("job {namespace}/{job} not found, {pods}"),
+            (None, Located::ByLabel { namespaces }) => format!("no job, {pods} in {}", namespaces.join(", ")),
+            (None, Located::NotFound { searched }) => format!("no job or pod of the run in {}", searched.join(", ")),
+        }
+    }
+
     /// The namespace the run's infrastructure lives in, as far as the evidence tells.
     pub fn namespace(&self) -> Option<&str> {
         if let Some(j) = &self.job {

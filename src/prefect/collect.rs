@@ -146,6 +146,8 @@ pub struct Options<'a> {
     pub observe: Option<std::time::Duration>,
     /// Which holders need their logs read.
     pub plan: &'a dyn super::Plan,
+    /// Collects the run's infrastructure (Kubernetes) alongside; `None` reads the Prefect API only.
+    pub infra: Option<&'a dyn super::Infra>,
 }
 
 /// Concurrent requests for per-holder reads.
@@ -211,6 +213,8 @@ pub async fn pool_data(client: &Client, name: &str) -> PoolData {
 }
 
 /// Everything about one run, given the server and (when already read) its pool's data.
+/// Collects everything about one run: the Prefect side, and the infrastructure side concurrently
+/// (it starts now, and gets the pool and deployment's hints as soon as they are read).
 pub async fn run_evidence(
     client: &Client,
     run: FlowRun,
@@ -219,6 +223,36 @@ pub async fn run_evidence(
     opts: Options<'_>,
     redactor: &Redactor,
     progress: &crate::progress::Progress,
+) -> RunEvidence {
+    let (hints_tx, mut hints_rx) = tokio::sync::watch::channel(None::<super::InfraHints>);
+    let infra_run = run.clone();
+    let infra = async {
+        match opts.infra {
+            Some(infra) => {
+                let hints = Box::pin(async move {
+                    hints_rx.wait_for(Option::is_some).await.ok().and_then(|h| h.clone()).unwrap_or_default()
+                });
+                infra.collect(&infra_run, hints).await
+            }
+            None => crate::evidence::InfraEvidence::default(),
+        }
+    };
+    let prefect = prefect_evidence(client, run, server, known, opts, redactor, progress, &hints_tx);
+    let (mut ev, infra) = join(prefect, infra).await;
+    ev.kubernetes = infra.kubernetes;
+    ev
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn prefect_evidence(
+    client: &Client,
+    run: FlowRun,
+    server: ServerInfo,
+    known: Option<PoolData>,
+    opts: Options<'_>,
+    redactor: &Redactor,
+    progress: &crate::progress::Progress,
+    hints: &tokio::sync::watch::Sender<Option<super::InfraHints>>,
 ) -> RunEvidence {
     // Round 2: everything keyed by the run, concurrently (the pool's data too, unless known).
     progress.set("reading states, pool, queues, workers, logs");
@@ -282,6 +316,17 @@ pub async fn run_evidence(
     let (states, flow, deployment, pool_data, logs, worker_events, deployment_page) =
         tokio::join!(states, flow, deployment, pool_data, logs, events, deployment_page);
     let PoolData { pool, queues, workers, holders_page } = pool_data;
+    hints.send_replace(Some(super::InfraHints {
+        pool_type: pool.value().and_then(|p| p.pool_type.clone()),
+        job_variables: [
+            run.job_variables.clone(),
+            deployment.value().and_then(|d| d.job_variables.clone()),
+            pool.value().map(|p| p.variable_defaults()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }));
 
     // Round 3: the holders' logs (and the rest of any holder list longer than a page).
     progress.set("reading concurrency slot holders");
@@ -315,6 +360,7 @@ pub async fn run_evidence(
         worker_events,
         concurrency,
         observation,
+        kubernetes: Source::skipped("Kubernetes not consulted"),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct HealthOptions<'a> {
     pub plan: &'a dyn super::Plan,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Collects each diagnosed run's infrastructure.
+    pub infra: Option<&'a dyn super::Infra>,
 }
 
 /// Every run matching `filter` in `states`, in `sort` order, up to `pages` pages, and whether that cap was hit.
@@ -242,7 +244,7 @@ pub async fn collect_health(
         .enumerate()
         .flat_map(|(i, ph)| opts.plan.stuck_runs(now, ph).into_iter().map(move |r| (i, r)))
         .collect();
-    let run_opts = Options { observe: None, plan: opts.plan };
+    let run_opts = Options { observe: None, plan: opts.plan, infra: opts.infra };
     let hidden = crate::progress::Progress::hidden();
     let diagnosed: Vec<(usize, RunEvidence)> = stream::iter(stuck)
         .map(|(i, run)| {

@@ -272,6 +272,9 @@ pub struct Deployment {
     pub global_concurrency_limit: Option<GlobalConcurrencyLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency_options: Option<ConcurrencyOptions>,
+    /// Read to locate the run's infrastructure, never stored (it may hold secrets).
+    #[serde(default, skip_serializing)]
+    pub job_variables: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,6 +294,25 @@ pub struct WorkPool {
     /// Prefect 3, only when a limit is set: runs PENDING or RUNNING in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_slots: Option<u64>,
+    /// Read to locate the run's infrastructure (the template's variable defaults), never stored.
+    #[serde(default, skip_serializing)]
+    pub base_job_template: Option<serde_json::Value>,
+}
+
+impl WorkPool {
+    /// The defaults of the pool's job variables (`{"namespace": "prefect", …}`).
+    pub fn variable_defaults(&self) -> serde_json::Value {
+        let props = self.base_job_template.as_ref().and_then(|t| t.pointer("/variables/properties"));
+        let defaults: serde_json::Map<String, serde_json::Value> = props
+            .and_then(|p| p.as_object())
+            .map(|p| {
+                p.iter()
+                    .filter_map(|(k, v)| v.get("default").filter(|d| !d.is_null()).map(|d| (k.clone(), d.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::Value::Object(defaults)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

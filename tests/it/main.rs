@@ -27,6 +27,8 @@ mod doctor_real;
 mod faults;
 mod harness;
 mod health_real;
+mod k8s_real;
+mod kube_api_server;
 mod schema;
 mod secrets;
 mod secure;

@@ -6,7 +6,7 @@ use crate::checks::{Finding, Item, ItemStatus, Kind};
 use crate::evidence::kube::{KubeEvidence, Located, Pod};
 
 /// The items this layer judges, in display order.
-const ITEMS: [Item; 4] = [Item::Infrastructure, Item::ImagePull, Item::Permissions, Item::Capacity];
+pub const ITEMS: [Item; 4] = [Item::Infrastructure, Item::ImagePull, Item::Permissions, Item::Capacity];
 
 /// Judges each Kubernetes checklist item: fail naming the finding, warn for a risk, pass with what
 /// was seen, unknown with why it cannot be told.

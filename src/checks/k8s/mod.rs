@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::checks::{CheckInfo, Finding, sh};
 use crate::evidence::kube::{ContainerStatus, Event, Job, KubeEvidence, Pod, StateDetail};
 
-pub use checklist::checklist;
+pub use checklist::{ITEMS, checklist};
 pub use scheduling::{NodeReason, ReasonClass, SchedulerMessage, parse_scheduler_message};
 
 /// The run as the Kubernetes checks need to see it (built from Prefect evidence by the caller).

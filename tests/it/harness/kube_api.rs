@@ -711,7 +711,18 @@ impl Cluster {
                 let conv = objects[&("events.k8s.io", "events")].iter().map(v1_event_to_core).collect();
                 objects.insert(("", "events"), conv);
             }
-            _ => {}
+            // Both recorded: each API serves every event, its own and the other's converted.
+            (true, true) => {
+                let core = objects[&("", "events")].clone();
+                let v1 = objects[&("events.k8s.io", "events")].clone();
+                if let Some(list) = objects.get_mut(&("", "events")) {
+                    list.extend(v1.iter().map(v1_event_to_core));
+                }
+                if let Some(list) = objects.get_mut(&("events.k8s.io", "events")) {
+                    list.extend(core.iter().map(core_event_to_v1));
+                }
+            }
+            (false, false) => {}
         }
         // A real cluster always has its namespaces; without namespaces.json, every namespace an object
         // lives in (plus the built-in ones) exists and is Active.

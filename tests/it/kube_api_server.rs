@@ -1,5 +1,5 @@
 //! Tests of the recorded-Kubernetes server, driven by curl (and raw std sockets where the HTTP framing
-//! itself is under test), against the small sample scenario in fixtures/k8s/.
+//! itself is under test), against the small sample scenario in fixtures/kubeapi/sample.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kubeapi::kube_api::{Fault, KubeApi};
+use crate::harness::kube_api::{Fault, KubeApi};
 use serde_json::{Value, json};
 
 fn fixtures(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k8s").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kubeapi").join(name)
 }
 
 fn sample() -> KubeApi {

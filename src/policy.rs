@@ -50,17 +50,13 @@ const KUBE_REVIEWS: &[&str] = &["selfsubjectaccessreviews", "subjectaccessreview
 pub const KUBE_GRANTS: &[(&str, &str, &str, Option<&str>)] = &[
     ("get", "batch", "jobs", None),
     ("list", "batch", "jobs", None),
-    ("get", "", "pods", None),
     ("list", "", "pods", None),
     ("get", "", "pods", Some("log")),
     ("list", "", "events", None),
-    ("list", "events.k8s.io", "events", None),
     ("get", "", "nodes", None),
     ("list", "", "resourcequotas", None),
     ("list", "", "limitranges", None),
     ("get", "", "serviceaccounts", None),
-    ("list", "", "namespaces", None),
-    ("create", "authorization.k8s.io", "selfsubjectaccessreviews", None),
     ("create", "authorization.k8s.io", "subjectaccessreviews", None),
 ];
 
@@ -165,6 +161,21 @@ fn kube(verb: &str, group: &str, resource: &str, subresource: Option<&str>) -> R
 /// resolution: `/api/v1/namespaces/{ns}/{resource}/{name}/{subresource}`, `/apis/{group}/{version}/…`).
 /// Paths that are not resources (`/version`, discovery) are refused: unstuck never needs them.
 pub fn check_kube_request(method: &str, path: &str, query: Option<&str>) -> Result<(), Refused> {
+    let op = kube_op(method, path, query)?;
+    check(&Op::Kube { verb: op.verb, group: &op.group, resource: &op.resource, subresource: op.subresource.as_deref() })
+}
+
+/// A Kubernetes request as RBAC sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeOp {
+    pub verb: &'static str,
+    pub group: String,
+    pub resource: String,
+    pub subresource: Option<String>,
+}
+
+/// The verb, group, resource and subresource the API server resolves a request to.
+pub fn kube_op(method: &str, path: &str, query: Option<&str>) -> Result<KubeOp, Refused> {
     let refuse = |reason| Refused { what: format!("kubernetes {method} {path}"), reason };
     let decoded = percent_decode(path).ok_or_else(|| refuse("a path that is not UTF-8 once decoded"))?;
     let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
@@ -201,7 +212,12 @@ pub fn check_kube_request(method: &str, path: &str, query: Option<&str>) -> Resu
         ("DELETE", None) => "deletecollection",
         _ => return Err(refuse("an HTTP method the API server does not route")),
     };
-    check(&Op::Kube { verb, group, resource, subresource })
+    Ok(KubeOp {
+        verb,
+        group: group.to_string(),
+        resource: resource.to_string(),
+        subresource: subresource.map(str::to_string),
+    })
 }
 
 fn aws(service: &str, operation: &str) -> Result<(), Refused> {

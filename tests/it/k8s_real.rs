@@ -118,12 +118,18 @@ fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
     (e["status"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default())
 }
 
-/// Every request the server saw was a read (or an access review), and the token never leaked.
+/// Every request the server saw was a read (or an access review) that the shipped RBAC grants
+/// (`KUBE_GRANTS`, checked against deploy/kubernetes in deploy.rs), and the token never leaked.
 fn assert_read_only(kube: &KubeApi, out: &harness::Out) {
     for r in kube.seen() {
         let review = r.method == "POST" && r.path.ends_with("subjectaccessreviews");
         assert!(r.method == "GET" || review, "a write reached Kubernetes: {} {}", r.method, r.path);
         assert!(!r.is_watch(), "a watch reached Kubernetes: {}", r.path);
+        let op = unstuck::policy::kube_op(&r.method, &r.path, Some(&r.query)).expect("a resource request");
+        let granted = unstuck::policy::KUBE_GRANTS.iter().any(|(v, g, res, sub)| {
+            *v == op.verb && *g == op.group && *res == op.resource && sub.map(str::to_string) == op.subresource
+        });
+        assert!(granted, "{} {} is not in KUBE_GRANTS: {op:?}", r.method, r.path);
     }
     assert!(!out.stdout.contains(kube.token()) && !out.stderr.contains(kube.token()), "the kubeconfig token leaked");
 }
@@ -317,4 +323,105 @@ fn kubernetes_failures_are_reported_and_the_rest_still_prints() {
     let out = doctor(s, &quiet, dir.path(), &run, &["--no-kube"]);
     assert!(quiet.seen().is_empty(), "{:?}", quiet.seen());
     assert!(item(&out.json(), "image-pull").1.contains("--no-kube"), "{}", out.stdout);
+}
+
+const PLANTED: &[&str] = &[
+    "pnu_plantedK8sApiKey0123456789abcdef",
+    "Hunter2-planted-db-password",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTED01",
+    "eyJhbGciOiJIUzI1NiJ9.plantedBearer.c2lnbmF0dXJl",
+];
+
+/// Secrets a worker really puts in a Job (PREFECT_API_KEY in plain text in the pod's env), in
+/// container args and in log lines never reach stdout, stderr or a saved bundle; the env itself is
+/// collected (its names are there), so the test fails if the pods are not read at all.
+#[test]
+fn secrets_in_pods_and_logs_never_leak() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("k8s", "kubernetes");
+    let dep = api.deployment(&pool, "default");
+    let run = scenario_run(s, &dep, "crash-loop", Some("prefect:grinning-chimera-x7k2p"));
+    let dir = materialise("crash-loop", &run.id);
+    plant(dir.path());
+    api.heartbeat(&pool, "k8s-worker", 30);
+    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let kube = KubeApi::start(dir.path());
+    let bundle = dir.path().join("bundle.json");
+    let json = doctor(s, &kube, dir.path(), &run, &["--save-evidence", bundle.to_str().expect("utf8")]);
+    json.expect_code(2);
+    let table = doctor(s, &kube, dir.path(), &run, &["-o", "table"]);
+    let saved = std::fs::read_to_string(&bundle).expect("bundle written");
+    assert!(saved.contains("PREFECT_API_KEY"), "the pods' env was collected");
+    assert!(saved.contains("ModuleNotFoundError"), "the container log was collected");
+    for secret in PLANTED {
+        for (what, text) in
+            [("json", &json.stdout), ("table", &table.stdout), ("stderr", &json.stderr), ("bundle", &saved)]
+        {
+            assert!(!text.contains(secret), "{secret} leaked into the {what}");
+        }
+    }
+    assert_read_only(&kube, &json);
+}
+
+/// Plants the secrets in every pod's containers (env, args) and every container log of a scenario copy.
+fn plant(dir: &Path) {
+    let pods_path = dir.join("pods.json");
+    let mut pods: Value = serde_json::from_str(&std::fs::read_to_string(&pods_path).expect("pods.json")).expect("json");
+    for pod in pods["items"].as_array_mut().expect("items") {
+        for c in pod["spec"]["containers"].as_array_mut().expect("containers") {
+            c["env"] = json!([
+                {"name": "PREFECT_API_URL", "value": "https://api.prefect.cloud/api/accounts/a/workspaces/w"},
+                {"name": "PREFECT_API_KEY", "value": PLANTED[0]},
+                {"name": "DB_PASSWORD", "value": PLANTED[1]},
+            ]);
+            c["args"] = json!(["prefect", "flow-run", "execute", "--aws-secret", PLANTED[2]]);
+        }
+    }
+    std::fs::write(&pods_path, serde_json::to_string(&pods).expect("json")).expect("write pods");
+    plant_logs(&dir.join("logs"));
+}
+
+fn plant_logs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            plant_logs(&p);
+        } else if p.extension().is_some_and(|e| e == "log") {
+            let mut text = std::fs::read_to_string(&p).expect("log");
+            text.push_str(&format!(
+                "export PREFECT_API_KEY={}\nrequest headers: {{'Authorization': 'Bearer {}'}}\n",
+                PLANTED[0], PLANTED[3]
+            ));
+            std::fs::write(&p, text).expect("write log");
+        }
+    }
+}
+
+/// `health` diagnoses its stuck runs with the same Kubernetes checks: a fleet scan names
+/// ImagePullBackOff for the pool, not only "Pending".
+#[test]
+fn health_names_the_kubernetes_cause_of_a_stuck_run() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("k8s", "kubernetes");
+    let dep = api.deployment(&pool, "default");
+    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
+    let dir = materialise("image-pull-not-found", &run.id);
+    api.heartbeat(&pool, "k8s-worker", 30);
+    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let kube = KubeApi::start(dir.path());
+    let kc = kube.kubeconfig(dir.path(), "default");
+    let kc = kc.to_str().expect("utf8").to_string();
+    let threshold = format!("{THRESHOLD_SECS}s");
+    let out = harness::unstuck_env(
+        &["health", "--pool", &pool.name, "-o", "json", "--pending-threshold", &threshold, "--api-url", &s.url],
+        &[("KUBECONFIG", kc.as_str())],
+    );
+    out.expect_code(2);
+    let v = out.json();
+    let ids: Vec<&str> = v["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
+    assert!(ids.contains(&"k8s.image-pull"), "{v:#}");
+    assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
+    assert_read_only(&kube, &out);
 }

@@ -23,6 +23,7 @@ macro_rules! on_both {
 mod bundles;
 mod checklist_real;
 mod cli;
+mod deploy;
 mod doctor_real;
 mod faults;
 mod harness;

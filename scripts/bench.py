@@ -5,6 +5,7 @@
   slots-scale       a pool with 10,000 slot holders across 50 queues: wall time and peak RSS of
                     `unstuck work-pool slots` (target: <= 2 s, <= 100 MB), and Prefect's CLI for comparison.
   doctor-depth      every request delayed by D = 200 ms through a proxy: `unstuck doctor` wall time
+  doctor-depth-kube the same for a Kubernetes run, the recorded cluster delayed by D too
                     (target: <= 4*D + 200 ms).
   version           `unstuck --version` (target: <= 10 ms).
   health-scale      `unstuck health` over 200 pools (target: <= 5 s), when the binary has `health`.
@@ -31,6 +32,9 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
 import forward  # noqa: E402  (the forwarding proxy the tests use too)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kube_fixture  # noqa: E402  (a recorded cluster served with a delay)
 
 
 def api(base, method, path, body=None):
@@ -184,6 +188,42 @@ def main():
         target = 4 * args.delay + 0.2
         print(f"doctor-depth: D = {fmt(args.delay)} per request: doctor median {fmt(statistics.median(walls))} "
               f"(target <= 4*D + 200 ms = {fmt(target)}); holder {holder['id']}")
+
+    if want("doctor-depth-kube"):
+        # A Kubernetes run whose pod cannot pull its image: the Prefect API and the cluster both delayed
+        # by D per request; the Kubernetes collection starts as soon as the run is read.
+        kpool = unique("bench-k8s")
+        api(base, "POST", "/work_pools/", {"name": kpool, "type": "kubernetes"})
+        flow = api(base, "POST", "/flows/", {"name": unique("flow")})
+        dep = api(base, "POST", "/deployments/", {"name": unique("dep"), "flow_id": flow["id"], "work_pool_name": kpool,
+                                                  "work_queue_name": "default", "entrypoint": "flows.py:hello"})
+        run = api(base, "POST", f"/deployments/{dep['id']}/create_flow_run", {"state": {"type": "PENDING", "name": "InfrastructurePending"}})
+        api(base, "POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "PENDING", "name": "Pending"}, "force": True})
+        api(base, "PATCH", f"/flow_runs/{run['id']}", {"infrastructure_pid": "prefect:grinning-chimera-x7k2p"})
+        api(base, "POST", f"/work_pools/{kpool}/workers/heartbeat", {"name": "bench-worker", "heartbeat_interval_seconds": 30})
+        scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "k8s", "image-pull-not-found")
+        recorded_id = json.load(open(os.path.join(scenario, "scenario.json")))["run_id"]
+        kube, kube_url = kube_fixture.serve(scenario, args.delay, {recorded_id: run["id"]})
+        kubeconfig = os.path.join(home, "kubeconfig")
+        with open(kubeconfig, "w") as f:
+            f.write(f"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {kube_url}\n"
+                    "contexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\n    namespace: prefect\n"
+                    "current-context: bench\nusers:\n- name: bench\n  user:\n    token: bench-token\n")
+        server = forward.ThreadingServer(("127.0.0.1", 0), forward.handler(base, delay=args.delay))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        proxied = f"http://127.0.0.1:{server.server_address[1]}/api"
+        kenv = {**env, "KUBECONFIG": kubeconfig}
+        cmd = [args.unstuck, "doctor", run["id"], "--api-url", proxied, "-o", "json", "--pending-threshold", "1s"]
+        walls, _ = timed(cmd, kenv, max(3, args.runs // 2))
+        report = json.loads(subprocess.run(cmd, env=kenv, capture_output=True, text=True).stdout)
+        server.shutdown()
+        kube.shutdown()
+        sources = {s["name"]: s for s in report.get("sources", [])}
+        target = 4 * args.delay + 0.2
+        median = statistics.median(walls)
+        print(f"doctor-depth-kube: D = {fmt(args.delay)} per Prefect and Kubernetes request: doctor median {fmt(median)} "
+              f"= {median / args.delay:.1f} D (target <= 4*D + 200 ms = {fmt(target)}); primary {report['verdict'].get('primary')}; "
+              f"kubernetes: {sources.get('kubernetes', {}).get('detail', '?')}; prefect: {sources.get('prefect', {}).get('detail', '?')}")
 
     if want("health-scale"):
         has_health = subprocess.run([args.unstuck, "health", "--help"], capture_output=True).returncode == 0

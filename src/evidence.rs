@@ -563,8 +563,12 @@ impl Body {
                 denied.push(text);
             }
         }
-        let not_allowed =
+        let mut not_allowed =
             if denied.is_empty() { String::new() } else { format!("; not allowed to {}", denied.join(", ")) };
+        let unread: Vec<&str> = collected.iter().flat_map(|k| k.unread.iter().map(String::as_str)).collect();
+        if !unread.is_empty() {
+            not_allowed.push_str(&format!("; could not read {}", unread.join("; ")));
+        }
         match (collected.first(), failed) {
             (_, Some(f)) => {
                 let needs = f.needs.as_ref().map(|n| format!(" (unstuck needs {n})")).unwrap_or_default();

@@ -203,13 +203,27 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
                 other => (Unknown, other.why_missing("Kubernetes").unwrap_or_default()),
             }
         }
-        Item::Logs => match &ctx.ev.logs {
-            Source::Collected { value } if value.is_empty() => (Pass, "the run has no log lines yet".into()),
-            Source::Collected { value } => {
-                (Pass, format!("{} read; no submission, API or import errors", count(value.len(), "log line")))
+        Item::Logs => {
+            let containers = ctx.container_log_lines().len();
+            let and_containers = if containers > 0 {
+                format!(" and {}", count(containers, "container log line"))
+            } else {
+                String::new()
+            };
+            match &ctx.ev.logs {
+                Source::Collected { value } if value.is_empty() && containers == 0 => {
+                    (Pass, "the run has no log lines yet".into())
+                }
+                Source::Collected { value } => (
+                    Pass,
+                    format!(
+                        "{}{and_containers} read; no submission, API or import errors",
+                        count(value.len(), "log line")
+                    ),
+                ),
+                other => (Unknown, other.why_missing("the run's logs").unwrap_or_default()),
             }
-            other => (Unknown, other.why_missing("the run's logs").unwrap_or_default()),
-        },
+        }
         Item::PollFrequency | Item::DuplicatePollers if !phase.awaiting_start() => {
             (NotApplicable, "the run is past waiting for a worker".into())
         }

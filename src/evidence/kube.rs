@@ -696,6 +696,10 @@ pub struct KubeEvidence {
     pub worker_pod: Option<Pod>,
     /// Reads the collector was refused.
     pub denied: Vec<DeniedRead>,
+    /// Side reads that failed otherwise (`list events in prefect: HTTP 503 …`): what they would have
+    /// shown is unknown, not absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
 }
 
 impl KubeEvidence {

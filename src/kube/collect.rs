@@ -39,6 +39,7 @@ struct Reader<'a> {
     client: &'a KubeClient,
     redactor: &'a Redactor,
     denied: std::cell::RefCell<Vec<DeniedRead>>,
+    unread: std::cell::RefCell<Vec<String>>,
 }
 
 /// Where a read went, for a denial's wording ("list pods in namespace prefect").
@@ -79,7 +80,11 @@ impl Reader<'_> {
                 });
                 Err(KubeError::Forbidden(m))
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                let message = e.failure(None).message;
+                self.unread.borrow_mut().push(format!("{}: {}", what.needs(), self.redactor.redact(&message)));
+                Err(e)
+            }
         }
     }
 
@@ -103,10 +108,11 @@ const BATCH: &[&str] = &["apis", "batch", "v1"];
 /// Collects the run's Kubernetes evidence. A failure of the reads that decide everything (the Job and
 /// its pods) fails the source; a refused side read is recorded in `denied` and the rest still counts.
 pub async fn collect(client: &KubeClient, target: &Target, redactor: &Redactor) -> Source<KubeEvidence> {
-    let reader = Reader { client, redactor, denied: Default::default() };
+    let reader = Reader { client, redactor, denied: Default::default(), unread: Default::default() };
     match collect_with(&reader, target).await {
         Ok(mut ev) => {
             ev.denied = reader.denied.into_inner();
+            ev.unread = reader.unread.into_inner();
             Source::ok(ev)
         }
         Err(f) => Source::Failed(f),
@@ -183,6 +189,7 @@ async fn collect_with(r: &Reader<'_>, target: &Target) -> Result<KubeEvidence, F
         access_reviews,
         worker_pod,
         denied: Vec::new(),
+        unread: Vec::new(),
     })
 }
 

@@ -35,12 +35,18 @@ const THRESHOLD_SECS: u64 = 3;
 /// recording's "now" by THRESHOLD_SECS / its threshold, so every age keeps its ratio to the threshold
 /// (a pod Pending for 20 minutes against 5 becomes 12 s against 3).
 fn materialise(name: &str, run_id: &str) -> TempDir {
+    // A scenario whose timing cannot be scaled says so (`pipeline.compress_time: false`).
+    materialise_with(name, run_id, meta(name)["pipeline"]["compress_time"].as_bool() != Some(false))
+}
+
+/// `materialise`, choosing whether to compress time (uncompressed: ages exactly as recorded).
+fn materialise_with(name: &str, run_id: &str, compress: bool) -> TempDir {
     let m = meta(name);
     let recorded_now: jiff::Timestamp = m["now"].as_str().expect("now").parse().expect("now is RFC 3339");
-    // A scenario whose timing cannot be scaled says so (`pipeline.compress_time: false`).
-    let factor = match m["pipeline"]["compress_time"].as_bool() {
-        Some(false) => 1.0,
-        _ => THRESHOLD_SECS as f64 / m["pending_threshold_seconds"].as_f64().expect("threshold"),
+    let factor = if compress {
+        THRESHOLD_SECS as f64 / m["pending_threshold_seconds"].as_f64().expect("threshold")
+    } else {
+        1.0
     };
     let now = jiff::Timestamp::now();
     let from_id = m["run_id"].as_str().expect("run_id").to_string();
@@ -424,4 +430,87 @@ fn health_names_the_kubernetes_cause_of_a_stuck_run() {
     assert!(ids.contains(&"k8s.image-pull"), "{v:#}");
     assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
     assert_read_only(&kube, &out);
+}
+
+/// With UNSTUCK_CAPTURE_BUNDLES, captures fixtures/bundles/p3-k8s-image-pull.json (the README's
+/// first example) from the recorded ImagePullBackOff on its recorded clock, with the reports printed
+/// live; without it, checks the capture is there (bundles::replay_reproduces_reports replays it).
+#[test]
+fn capture_kubernetes_bundle() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("bundles");
+    let stem = "p3-k8s-image-pull";
+    let bundle = dir.join(format!("{stem}.json"));
+    if std::env::var_os("UNSTUCK_CAPTURE_BUNDLES").is_none() {
+        assert!(bundle.exists(), "missing {}: recapture the bundles", bundle.display());
+        return;
+    }
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("k8s", "kubernetes");
+    let dep = api.deployment(&pool, "default");
+    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
+    let scenario = materialise_with("image-pull-not-found", &run.id, false);
+    api.heartbeat(&pool, "k8s-worker", 30);
+    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let kube = KubeApi::start(scenario.path());
+    let path = bundle.to_str().expect("utf8");
+    let json = doctor_with(s, &kube.kubeconfig(scenario.path(), "default"), &run, &["--save-evidence", path]);
+    json.expect_code(2);
+    assert_eq!(json.json()["verdict"]["primary"], "k8s.image-pull");
+    let replay = harness::unstuck(&["doctor", "--evidence", path, "-o", "json", "--api-url", "http://127.0.0.1:9/api"]);
+    assert_eq!(replay.json(), json.json(), "the captured bundle does not replay to the live report");
+    std::fs::write(dir.join(format!("{stem}.report.json")), &json.stdout).expect("write report");
+    let table = harness::unstuck(&["doctor", "--evidence", path, "--color", "never"]);
+    std::fs::write(dir.join(format!("{stem}.report.txt")), &table.stdout).expect("write table");
+}
+
+/// An API server that throttles (429 with Retry-After), answers a side read with 503s, or cuts
+/// every body short: the throttled read is retried and succeeds, the broken side read is reported as
+/// not read (the diagnosis still names the cause), and cut bodies fail the source with what happened.
+#[test]
+fn kubernetes_faults_are_retried_or_reported() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("k8s", "kubernetes");
+    let dep = api.deployment(&pool, "default");
+    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
+    let dir = materialise("image-pull-not-found", &run.id);
+    api.heartbeat(&pool, "k8s-worker", 30);
+    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+
+    let throttled = std::sync::atomic::AtomicBool::new(false);
+    let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+        if seen.path.ends_with("/jobs/grinning-chimera-x7k2p")
+            && !throttled.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Fault::Respond {
+                status: 429,
+                headers: vec![("Retry-After", "1".into())],
+                body: r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","code":429}"#.into(),
+            };
+        }
+        if seen.path.ends_with("/events") {
+            return Fault::Respond { status: 503, headers: vec![], body: "upstream connect error".into() };
+        }
+        Fault::Pass
+    });
+    let out = doctor(s, &kube, dir.path(), &run, &[]);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "k8s.image-pull", "the container status alone still names it: {v:#}");
+    let job_reads = kube.seen().iter().filter(|r| r.path.ends_with("/jobs/grinning-chimera-x7k2p")).count();
+    assert_eq!(job_reads, 2, "the throttled read was retried once");
+    let src = kube_source(&v);
+    assert_eq!(src["status"], "collected", "{src}");
+    assert!(
+        src["detail"].as_str().unwrap_or_default().contains("could not read list events in namespace prefect"),
+        "{src}"
+    );
+    drop(kube);
+
+    let cut = KubeApi::start_with(dir.path(), |_, _| Fault::Truncate);
+    let out = doctor(s, &cut, dir.path(), &run, &["--timeout", "10s"]);
+    let src = kube_source(&out.json());
+    assert_eq!(src["status"], "failed", "{src}");
+    assert!(src["detail"].as_str().unwrap_or_default().contains("cut off"), "{src}");
 }

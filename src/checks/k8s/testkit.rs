@@ -230,6 +230,7 @@ pub fn load_scenario(dir: &Path) -> (KubeEvidence, ScenarioMeta) {
         access_reviews: meta.access_review.clone().into_iter().collect(),
         worker_pod: c.pods.iter().find(|p| is_worker_pod(p)).cloned(),
         denied: meta.forbidden.clone(),
+        unread: Vec::new(),
     };
     (kube, meta)
 }

@@ -99,6 +99,19 @@ fn scenario_run(s: &Server, dep: &harness::api::Deployment, name: &str, pid: Opt
     run
 }
 
+/// A run of a fresh Kubernetes pool with a live worker, in the scenario's state past the threshold,
+/// and the scenario made current for it (time compressed unless `compress` is false).
+fn stuck_in(s: &Server, name: &str, pid: &str, compress: bool) -> (Run, TempDir, harness::api::Pool) {
+    let api = s.api();
+    let pool = api.pool("k8s", "kubernetes");
+    let dep = api.deployment(&pool, "default");
+    let run = scenario_run(s, &dep, name, Some(pid));
+    let dir = materialise_with(name, &run.id, compress);
+    api.heartbeat(&pool, "k8s-worker", 30);
+    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    (run, dir, pool)
+}
+
 /// `doctor` against the recorded cluster.
 fn doctor(s: &Server, kube: &KubeApi, dir: &Path, run: &Run, extra: &[&str]) -> harness::Out {
     doctor_with(s, &kube.kubeconfig(dir, "default"), run, extra)
@@ -245,17 +258,11 @@ fn every_scenario_names_its_cause() {
 /// `<cluster uid>:<namespace>:<job>`: both find the Job, and the run's own label finds its pods while
 /// the other run's Job and pods in the same namespace are left alone.
 fn legacy_and_current_pids_locate_the_job(s: &Server) {
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
     let pid = match s.version {
         harness::Gen::P3 => "prefect:grinning-chimera-x7k2p",
         harness::Gen::P2 => "6f1c2b9e-1d1f-4b8e-9a51-0b8f6f1f2c3d:prefect:grinning-chimera-x7k2p",
     };
-    let run = scenario_run(s, &dep, "image-pull-not-found", Some(pid));
-    let dir = materialise("image-pull-not-found", &run.id);
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let (run, dir, _pool) = stuck_in(s, "image-pull-not-found", pid, true);
     let kube = KubeApi::start(dir.path());
     let out = doctor(s, &kube, dir.path(), &run, &[]);
     out.expect_code(2);
@@ -272,13 +279,7 @@ fn legacy_and_current_pids_locate_the_job(s: &Server) {
 #[test]
 fn kubernetes_failures_are_reported_and_the_rest_still_prints() {
     let s = harness::p3();
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
-    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
-    let dir = materialise("image-pull-not-found", &run.id);
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let (run, dir, _pool) = stuck_in(s, "image-pull-not-found", "prefect:grinning-chimera-x7k2p", true);
 
     // Forbidden to list pods.
     let kube = KubeApi::start_with(dir.path(), |seen, _| {
@@ -344,14 +345,8 @@ const PLANTED: &[&str] = &[
 #[test]
 fn secrets_in_pods_and_logs_never_leak() {
     let s = harness::p3();
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
-    let run = scenario_run(s, &dep, "crash-loop", Some("prefect:grinning-chimera-x7k2p"));
-    let dir = materialise("crash-loop", &run.id);
+    let (run, dir, _pool) = stuck_in(s, "crash-loop", "prefect:grinning-chimera-x7k2p", true);
     plant(dir.path());
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
     let kube = KubeApi::start(dir.path());
     let bundle = dir.path().join("bundle.json");
     let json = doctor(s, &kube, dir.path(), &run, &["--save-evidence", bundle.to_str().expect("utf8")]);
@@ -409,13 +404,7 @@ fn plant_logs(dir: &Path) {
 #[test]
 fn health_names_the_kubernetes_cause_of_a_stuck_run() {
     let s = harness::p3();
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
-    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
-    let dir = materialise("image-pull-not-found", &run.id);
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let (_run, dir, pool) = stuck_in(s, "image-pull-not-found", "prefect:grinning-chimera-x7k2p", true);
     let kube = KubeApi::start(dir.path());
     let kc = kube.kubeconfig(dir.path(), "default");
     let kc = kc.to_str().expect("utf8").to_string();
@@ -445,13 +434,7 @@ fn capture_kubernetes_bundle() {
         return;
     }
     let s = harness::p3();
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
-    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
-    let scenario = materialise_with("image-pull-not-found", &run.id, false);
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let (run, scenario, _pool) = stuck_in(s, "image-pull-not-found", "prefect:grinning-chimera-x7k2p", false);
     let kube = KubeApi::start(scenario.path());
     let path = bundle.to_str().expect("utf8");
     let json = doctor_with(s, &kube.kubeconfig(scenario.path(), "default"), &run, &["--save-evidence", path]);
@@ -470,13 +453,7 @@ fn capture_kubernetes_bundle() {
 #[test]
 fn kubernetes_faults_are_retried_or_reported() {
     let s = harness::p3();
-    let api = s.api();
-    let pool = api.pool("k8s", "kubernetes");
-    let dep = api.deployment(&pool, "default");
-    let run = scenario_run(s, &dep, "image-pull-not-found", Some("prefect:grinning-chimera-x7k2p"));
-    let dir = materialise("image-pull-not-found", &run.id);
-    api.heartbeat(&pool, "k8s-worker", 30);
-    std::thread::sleep(std::time::Duration::from_secs(THRESHOLD_SECS + 1));
+    let (run, dir, _pool) = stuck_in(s, "image-pull-not-found", "prefect:grinning-chimera-x7k2p", true);
 
     let throttled = std::sync::atomic::AtomicBool::new(false);
     let kube = KubeApi::start_with(dir.path(), move |seen, _| {

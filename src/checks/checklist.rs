@@ -116,7 +116,18 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
                 return (NotApplicable, "the run has finished: it needs no worker any more".into());
             }
             if ctx.is_agent_pool() {
-                return (NotApplicable, "agent pool: agents leave no worker records (see queue-polled)".into());
+                let live = super::agent::live_queues(ctx);
+                return match live.iter().filter_map(|q| q.last_polled).max() {
+                    Some(t) => (
+                        Pass,
+                        format!(
+                            "agents poll {} of the pool (agents leave no worker records); newest poll {}",
+                            count(live.len(), "queue"),
+                            ago(ctx.since(t))
+                        ),
+                    ),
+                    None => (Fail, "no queue of the agent pool was polled in the last minute".into()),
+                };
             }
             let Some(workers) = ctx.workers() else {
                 return (Unknown, ctx.ev.workers.why_missing("the pool's workers").unwrap_or_default());
@@ -140,7 +151,7 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
             if !not_claimed {
                 return (NotApplicable, "the run already left its queue".into());
             }
-            if let Some(id) = explained_by(&["worker.none", "worker.offline"]) {
+            if let Some(id) = explained_by(&["worker.none", "worker.offline", "agent.none"]) {
                 return (Fail, format!("nothing polls the pool (see {id})"));
             }
             let (Some(pool), Some(queue)) = (ctx.pool(), ctx.queue()) else {

@@ -3,6 +3,7 @@
 //! A check never does I/O and never reads the clock: "now" comes from the evidence. Each check
 //! returns zero or more findings; ranking and the verdict happen in `report`.
 
+mod agent;
 pub mod checklist;
 mod claimer;
 mod claims;
@@ -230,6 +231,7 @@ pub static REGISTRY: &[Check] = &[
     claimer::CLAIMER_OFFLINE,
     worker::NONE,
     worker::OFFLINE,
+    agent::NONE,
     pool::POOL_PAUSED,
     pool::QUEUE_PAUSED,
     pool::QUEUE_NOT_POLLED,

@@ -126,6 +126,9 @@ fn queue_not_polled(ctx: &Ctx<'_>) -> Vec<Finding> {
     if !ctx.phase().needs_poll() || queue.is_paused || pool.is_paused {
         return vec![];
     }
+    if ctx.is_agent_pool() {
+        return agent_queue_not_polled(ctx, queue, pool);
+    }
     let online = ctx.online_workers();
     if online.is_empty() {
         return vec![]; // worker.none / worker.offline explain it
@@ -182,9 +185,85 @@ fn queue_not_polled(ctx: &Ctx<'_>) -> Vec<Finding> {
     vec![f]
 }
 
+/// Agent pools: agents poll other queues of the pool, not the run's (`-q` or `--match` leave it out).
+fn agent_queue_not_polled(
+    ctx: &Ctx<'_>,
+    queue: &crate::prefect::types::WorkQueue,
+    pool: &crate::prefect::types::WorkPool,
+) -> Vec<Finding> {
+    let live: Vec<&crate::prefect::types::WorkQueue> =
+        super::agent::live_queues(ctx).into_iter().filter(|q| q.name != queue.name).collect();
+    let stale = queue.last_polled.is_none_or(|t| ctx.since(t) > QUEUE_POLL_STALE);
+    if live.is_empty() || !stale {
+        return vec![]; // agent.none, or the queue is polled
+    }
+    let polled = |q: &crate::prefect::types::WorkQueue| match q.last_polled {
+        Some(t) => format!("last polled {}", ago(ctx.since(t))),
+        None => "never polled".to_string(),
+    };
+    let names: Vec<&str> = live.iter().map(|q| q.name.as_str()).collect();
+    let prefix = super::agent::match_prefix(&names).filter(|p| !queue.name.starts_with(p.as_str()));
+    let mut detail = format!(
+        "Agents poll {} of agent pool '{}' ({}), but queue '{}' was {}: they were started with --work-queue /          --match options that do not cover it.",
+        count(live.len(), "other queue"),
+        pool.name,
+        names.join(", "),
+        queue.name,
+        polled(queue)
+    );
+    if let Some(p) = &prefix {
+        detail.push_str(&format!(
+            " The polled queues share the prefix '{p}': an agent started with --match '{p}' polls only queues whose              names start with it."
+        ));
+    }
+    let mut f = Finding::new(
+        &QUEUE_NOT_POLLED.info,
+        Severity::Critical,
+        format!("No agent polls queue '{}' of agent pool '{}'", queue.name, pool.name),
+    )
+    .detail(detail)
+    .evidence(format!("work queue '{}': {} (stale after {})", queue.name, polled(queue), human(QUEUE_POLL_STALE)))
+    .evidence_all(live.iter().take(10).map(|q| format!("queue '{}': {}", q.name, polled(q))))
+    .fix(format!("Start an agent for this queue: {}", super::agent::start_agent(&pool.name, &queue.name)));
+    if prefix.is_some() {
+        f = f.fix(format!(
+            "Or widen the agent's --match so it covers '{}' (e.g. prefect agent start --match {})",
+            queue.name,
+            sh(&queue.name)
+        ));
+    }
+    f = f.fix("Or point the deployment at a queue the agents poll (its work_queue_name)");
+    if let Some(s) = ctx.queue_subject() {
+        f = f.subject(s);
+    }
+    vec![f]
+}
+
 #[cfg(test)]
 mod tests {
     use crate::checks::testkit::*;
+
+    /// An agent pool whose agents poll prod-a and prod-b but not the run's queue: queue.not-polled with
+    /// the agent wording and the --match prefix.
+    #[test]
+    fn agent_queue_not_polled_names_the_match_prefix() {
+        let ev = Scenario::late(600)
+            .pool_type("prefect-agent")
+            .workers(vec![])
+            .queue(|q| q.last_polled = None)
+            .extra_queue("prod-a", Some(3))
+            .extra_queue("prod-b", Some(4))
+            .build();
+        let f = findings(&ev, "queue.not-polled");
+        assert_eq!(f.len(), 1, "{:?}", all_findings(&ev));
+        assert_eq!(f[0].title, "No agent polls queue 'default' of agent pool 'p'");
+        assert!(f[0].detail.contains("--match 'prod-'"), "{}", f[0].detail);
+        assert_eq!(
+            f[0].remediation[0],
+            "Start an agent for this queue: prefect agent start --pool p --work-queue default"
+        );
+        assert!(findings(&ev, "agent.none").is_empty());
+    }
 
     /// A paused pool blocks a Late run.
     #[test]

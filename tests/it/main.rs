@@ -20,6 +20,7 @@ macro_rules! on_both {
     };
 }
 
+mod agents_real;
 mod bundles;
 mod checklist_real;
 mod cli;

@@ -1,6 +1,7 @@
 //! Test harness: the real servers `scripts/test` started, a client that builds scenarios through
 //! their REST API, a runner for the built binary, output normalisation, and a fault-injecting proxy.
 
+pub mod agent;
 pub mod api;
 pub mod kube_api;
 pub mod normalize;

@@ -1,0 +1,123 @@
+//! Prefect 2 agents, for real: `prefect agent start` processes from the Prefect 2.20.26 virtualenv
+//! against the real Prefect 2 server. Agents leave no worker rows; what they leave is each polled
+//! queue's `last_polled`, and that is what unstuck judges.
+
+use serde_json::{Value, json};
+
+use crate::harness::{self, Server, agent::AgentProc, api::Pool, unique};
+
+fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
+    let e = v["checklist"].as_array().and_then(|c| c.iter().find(|e| e["id"] == id)).expect("checklist item");
+    (e["status"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default())
+}
+
+fn agent_pool(s: &Server) -> Pool {
+    let name = unique("agents");
+    s.api().post("/work_pools/", json!({"name": name, "type": "prefect-agent"}));
+    Pool { name }
+}
+
+fn doctor(s: &Server, run: &str) -> harness::Out {
+    s.unstuck(&["doctor", run, "-o", "json", "--late-threshold", "1s"])
+}
+
+/// An agent pool nobody ever started an agent for: agent.none, not worker.none, and the fix starts
+/// an agent on the run's queue; unstuck itself never polls (last_polled stays empty).
+#[test]
+fn no_agent_ever() {
+    let s = harness::p2();
+    let api = s.api();
+    let pool = agent_pool(s);
+    let dep = api.deployment(&pool, "default");
+    let run = api.run(&dep, -120);
+    let out = doctor(s, &run.id);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "agent.none", "{v:#}");
+    let f = &v["findings"][0];
+    assert!(f["detail"].as_str().unwrap_or_default().contains("has ever been polled"), "{f}");
+    assert_eq!(
+        f["remediation"][0],
+        format!("Start an agent for the run's queue: prefect agent start --pool {} --work-queue default", pool.name)
+    );
+    assert_eq!(item(&v, "worker-alive").0, "fail");
+    let q = api.get(&format!("/work_pools/{}/queues/default", pool.name));
+    assert!(q["last_polled"].is_null(), "unstuck polled the queue: {q}");
+}
+
+/// `prefect agent start --match prod-…` polls only the matching queues of default-agent-pool; a
+/// deployment with no work pool whose queue does not match is never picked up: queue.not-polled with
+/// the agent wording and the prefix the agent was started with.
+#[test]
+fn agent_match_misses_the_runs_queue() {
+    let s = harness::p2();
+    let api = s.api();
+    let prefix = format!("{}-", unique("prod"));
+    for q in ["a", "b"] {
+        api.post("/work_queues/", json!({"name": format!("{prefix}{q}")}));
+    }
+    let queue = unique("etl");
+    api.post("/work_queues/", json!({"name": queue}));
+    let flow = api.post("/flows/", json!({"name": unique("flow")}));
+    let dep = api.post(
+        "/deployments/",
+        json!({"name": unique("dep"), "flow_id": flow["id"], "work_queue_name": queue, "entrypoint": "flows.py:hello"}),
+    );
+    let dep = harness::api::Deployment { id: dep["id"].as_str().expect("id").to_string() };
+    let run = api.run(&dep, -120);
+    let agent = AgentProc::start(s, &["--match", &prefix]);
+    agent.wait_polled(&api, "default-agent-pool", &format!("{prefix}a"));
+    let out = doctor(s, &run.id);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "queue.not-polled", "{v:#}\nagent log:\n{}", agent.log());
+    let f = &v["findings"][0];
+    assert_eq!(f["title"], format!("No agent polls queue '{queue}' of agent pool 'default-agent-pool'"));
+    assert!(f["detail"].as_str().unwrap_or_default().contains(&format!("--match '{prefix}'")), "{f}");
+    assert_eq!(f["remediation"][0], format!("Start an agent for this queue: prefect agent start --work-queue {queue}"));
+    assert!(agent.log().contains("Matched new work queues"), "{}", agent.log());
+}
+
+/// An agent polled the pool, then died (SIGKILL); its last poll is back-dated three minutes, as if
+/// it died then: agent.none says how long ago the pool was last polled.
+#[test]
+fn agent_killed_after_polling() {
+    let s = harness::p2();
+    let api = s.api();
+    let pool = agent_pool(s);
+    let dep = api.deployment(&pool, "default");
+    let mut agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    agent.wait_polled(&api, &pool.name, "default");
+    agent.kill();
+    let three_min_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(180)).to_string();
+    api.patch(&format!("/work_pools/{}/queues/default", pool.name), json!({"last_polled": three_min_ago}));
+    let run = api.run(&dep, -120);
+    let out = doctor(s, &run.id);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "agent.none", "{v:#}");
+    let f = &v["findings"][0];
+    assert!(f["detail"].as_str().unwrap_or_default().contains("has been polled for 3m"), "{f}");
+    assert_eq!(f["evidence"][0], "queue 'default': last polled 3m ago");
+}
+
+/// A live agent polls the run's queue and the run is due in an hour: not stuck, and the worker-alive
+/// item passes from the queue polls.
+#[test]
+fn healthy_agent_run_is_not_stuck() {
+    let s = harness::p2();
+    let api = s.api();
+    let pool = agent_pool(s);
+    let dep = api.deployment(&pool, "default");
+    let agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    agent.wait_polled(&api, &pool.name, "default");
+    let run = api.run(&dep, 3600);
+    let out = doctor(s, &run.id);
+    out.expect_code(0);
+    let v = out.json();
+    assert_eq!(v["verdict"]["status"], "ok", "{v:#}");
+    let (status, detail) = item(&v, "worker-alive");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("agents poll 1 queue of the pool"), "{detail}");
+    drop(agent);
+}

@@ -17,6 +17,16 @@ fn agent_pool(s: &Server) -> Pool {
     Pool { name }
 }
 
+/// An agent pool with a deployment on its `default` queue and a live agent that has polled it.
+fn polled_pool(s: &Server) -> (Pool, harness::api::Deployment, AgentProc) {
+    let api = s.api();
+    let pool = agent_pool(s);
+    let dep = api.deployment(&pool, "default");
+    let agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    agent.wait_polled(&api, &pool.name, "default");
+    (pool, dep, agent)
+}
+
 fn doctor(s: &Server, run: &str) -> harness::Out {
     s.unstuck(&["doctor", run, "-o", "json", "--late-threshold", "1s"])
 }
@@ -84,10 +94,7 @@ fn agent_match_misses_the_runs_queue() {
 fn agent_killed_after_polling() {
     let s = harness::p2();
     let api = s.api();
-    let pool = agent_pool(s);
-    let dep = api.deployment(&pool, "default");
-    let mut agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
-    agent.wait_polled(&api, &pool.name, "default");
+    let (pool, dep, mut agent) = polled_pool(s);
     agent.kill();
     let three_min_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(180)).to_string();
     api.patch(&format!("/work_pools/{}/queues/default", pool.name), json!({"last_polled": three_min_ago}));
@@ -107,10 +114,7 @@ fn agent_killed_after_polling() {
 fn healthy_agent_run_is_not_stuck() {
     let s = harness::p2();
     let api = s.api();
-    let pool = agent_pool(s);
-    let dep = api.deployment(&pool, "default");
-    let agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
-    agent.wait_polled(&api, &pool.name, "default");
+    let (_pool, dep, agent) = polled_pool(s);
     let run = api.run(&dep, 3600);
     let out = doctor(s, &run.id);
     out.expect_code(0);

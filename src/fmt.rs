@@ -33,6 +33,14 @@ pub fn count(n: usize, noun: &str) -> String {
 }
 
 /// "3s ago".
+/// The first `max` items joined with ", ", and how many more: `a, b, c and 4 more`.
+pub fn list(items: &[&str], max: usize) -> String {
+    match items.len().checked_sub(max) {
+        Some(more) if more > 0 => format!("{} and {more} more", items[..max].join(", ")),
+        _ => items.join(", "),
+    }
+}
+
 pub fn ago(d: Duration) -> String {
     format!("{} ago", human(d))
 }

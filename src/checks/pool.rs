@@ -204,16 +204,16 @@ fn agent_queue_not_polled(
     let names: Vec<&str> = live.iter().map(|q| q.name.as_str()).collect();
     let prefix = super::agent::match_prefix(&names).filter(|p| !queue.name.starts_with(p.as_str()));
     let mut detail = format!(
-        "Agents poll {} of agent pool '{}' ({}), but queue '{}' was {}: they were started with --work-queue /          --match options that do not cover it.",
+        "Agents poll {} of agent pool '{}' ({}), but queue '{}' was {}: they were started with --work-queue / --match options that do not cover it.",
         count(live.len(), "other queue"),
         pool.name,
-        names.join(", "),
+        crate::fmt::list(&names, 5),
         queue.name,
         polled(queue)
     );
     if let Some(p) = &prefix {
         detail.push_str(&format!(
-            " The polled queues share the prefix '{p}': an agent started with --match '{p}' polls only queues whose              names start with it."
+            " The polled queues share the prefix '{p}': an agent started with --match '{p}' polls only queues whose names start with it."
         ));
     }
     let mut f = Finding::new(

@@ -135,14 +135,14 @@ pub fn records(lines: &[LogLine]) -> Vec<LogLine> {
 }
 
 /// The run's log records, then the output of its containers (pod logs).
-fn logs(ctx: &Ctx<'_>) -> Vec<LogLine> {
+pub(super) fn logs(ctx: &Ctx<'_>) -> Vec<LogLine> {
     let mut lines = ctx.ev.logs.value().map_or_else(Vec::new, |v| records(v));
     lines.extend(ctx.container_log_lines());
     lines
 }
 
 /// Log findings matter while the run waits to start, and explain a run that crashed or failed.
-fn applies(ctx: &Ctx<'_>) -> bool {
+pub(super) fn applies(ctx: &Ctx<'_>) -> bool {
     ctx.phase().awaiting_start() || ctx.phase() == Phase::Finished
 }
 

@@ -9,6 +9,7 @@ mod claimer;
 mod claims;
 mod ctx;
 mod deployment;
+mod engine;
 pub mod fleet;
 pub mod judge;
 pub mod k8s;
@@ -241,9 +242,11 @@ pub static REGISTRY: &[Check] = &[
     slots::DEPLOYMENT_FULL,
     slots::ZOMBIE_HOLDER,
     logs::SUBMIT,
+    engine::LOST_CONNECTION,
     logs::API_UNREACHABLE_CHECK,
     logs::API_AUTH_CHECK,
     logs::IMPORT,
+    engine::PULL_STEP_FAILED,
     pollers::DUPLICATE,
     run::CRASHED,
     deployment::PAUSED,

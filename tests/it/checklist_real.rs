@@ -357,3 +357,25 @@ fn clock_skew_p3() {
     let skew = v["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == "clock.skew")).cloned();
     assert!(skew.is_some_and(|f| f["title"].as_str().unwrap_or_default().contains("ahead of this machine's")));
 }
+
+/// A deployment whose git_clone pull step cannot reach its repository, run by a real Prefect 3 process
+/// worker: the run's logs hold "Executing deployment step: git_clone" and the run crashes; the git error
+/// itself went to the worker's own output. infra.pull-step-failed names the step, above run.crashed.
+#[test]
+fn pull_step_fails() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("pullstep", "process");
+    let steps = json!([{"prefect.deployments.steps.git_clone": {"repository": "https://127.0.0.1:9/acme/flows.git"}}]);
+    let dep = api.deployment_with(&pool, "default", json!({"pull_steps": steps}));
+    let run = api.run(&dep, -1);
+    let worker = WorkerProc::start(s, &pool.name, &[], &[]);
+    wait_for("the run to crash", Duration::from_secs(120), || (api.run_state(&run).0 == "CRASHED").then_some(()));
+    api.wait_log(&run, "Executing deployment step: git_clone");
+    let v = doctor(s, "pull_step_fails", &run.id, &[], 2);
+    assert_eq!(v["verdict"]["primary"], "infra.pull-step-failed", "{v:#}");
+    let f = &v["findings"][0];
+    assert_eq!(f["title"], "The deployment's pull step git_clone failed in the run's infrastructure");
+    assert!(finding_ids(&v).contains(&"run.crashed".to_string()));
+    drop(worker);
+}

@@ -294,6 +294,14 @@ pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
         findings.extend(found);
     }
+    // What the worker itself saw of a clean exit, unless a backend already said it from the infrastructure.
+    if !findings.iter().any(|f| f.id == k8s::EXITED_CLEANLY.id) {
+        let exited = run::exited_cleanly(ctx);
+        if !exited.is_empty() {
+            findings.retain(|f| f.id != "run.infra-not-started");
+            findings.extend(exited);
+        }
+    }
     findings
 }
 

@@ -254,6 +254,13 @@ fn infra_not_started(ctx: &Ctx<'_>) -> Vec<Finding> {
             "the observer reports it still pending: the pod or task cannot start (image pull, \
              scheduling, quota or capacity)"
         }
+        // Agents write "Process '…' exited cleanly." to their own output only: nothing reaches the API.
+        (_, crate::infra::Infra::Process { .. }) if ctx.is_agent_pool() => {
+            "first suspicion: the process exited cleanly without running the flow (an agent says so only in \
+             its own output, never in the run's logs): its command does not run the flow, or the flow ran \
+             against another API (no PREFECT_API_URL in its environment means an ephemeral local API); or it \
+             cannot reach PREFECT_API_URL or is refused by it"
+        }
         (_, crate::infra::Infra::Process { .. }) => {
             "the flow engine never reported Running from it: its command may not start the flow, or the \
              process cannot reach PREFECT_API_URL or is refused by it"
@@ -432,5 +439,116 @@ mod tests {
         assert!(f[0].title.contains("15m late"), "{}", f[0].title);
         assert!(findings(&Scenario::late(120).build(), "run.late").is_empty());
         assert!(findings(&Scenario::late(-600).build(), "run.late").is_empty());
+    }
+}
+
+/// `infra.exited-cleanly` from what the worker reported: a `prefect.worker.executed-flow-run` event
+/// with status code 0 (Prefect 3 writes no log line for exit 0), or a worker's "exited cleanly" / "exited
+/// with status code: 0" line, while the run is still waiting to start. The check's documentation is
+/// shared with the backends that see the same thing in the infrastructure (a Job that Succeeded).
+pub fn exited_cleanly(ctx: &Ctx<'_>) -> Vec<Finding> {
+    if !ctx.phase().awaiting_start() {
+        return vec![];
+    }
+    let event = ctx.ev.worker_events.value().and_then(|events| {
+        events
+            .iter()
+            .rev()
+            .find(|e| e.event == "prefect.worker.executed-flow-run" && e.status_code.as_deref() == Some("0"))
+    });
+    let line = ctx.ev.logs.value().and_then(|lines| {
+        lines
+            .iter()
+            .find(|l| EXITED_CLEANLY_LINE.is_match(&l.message) && l.name.as_deref() != Some("prefect.flow_runs"))
+    });
+    let evidence: Vec<String> = event
+        .map(|e| {
+            format!(
+                "event {}{}: status code 0{}{}",
+                e.event,
+                e.occurred.map(|t| format!(" at {t}")).unwrap_or_default(),
+                e.worker.as_deref().map(|w| format!(", worker '{w}'")).unwrap_or_default(),
+                e.infrastructure.as_deref().map(|i| format!(", infrastructure {i}")).unwrap_or_default(),
+            )
+        })
+        .into_iter()
+        .chain(line.map(super::logs::quote))
+        .collect();
+    if evidence.is_empty() {
+        return vec![];
+    }
+    let run = ctx.run();
+    let state = run.state_name();
+    let mut f = Finding::new(
+        &super::k8s::EXITED_CLEANLY,
+        Severity::Critical,
+        format!("The run's infrastructure exited with code 0, but the run is still {state}"),
+    )
+    .detail(
+        "The worker started the run's infrastructure and saw it exit cleanly, yet the run never reached Running: \
+         its command did not run the flow (a custom command that skips `prefect flow-run execute`), or the flow \
+         ran against another API (with no PREFECT_API_URL in the job's environment the engine uses an ephemeral \
+         local API, so this server never hears of it).",
+    )
+    .evidence_all(evidence)
+    .evidence(format!("state {state}{}", ctx.in_state_for().map(|d| format!(" for {}", human(d))).unwrap_or_default()));
+    if let Some(p) = ctx.pool_name() {
+        f = f.fix(format!(
+            "Check the job's command (the `command` job variable; the default runs `prefect flow-run execute`): prefect work-pool inspect {}",
+            sh(p)
+        ));
+    }
+    f = f
+        .fix("Make sure PREFECT_API_URL (and PREFECT_API_KEY) reach the job's environment (the `env` job variable)")
+        .fix(format!("Then cancel this run and start a new one: prefect flow-run cancel {}", run.id));
+    vec![f.subject(ctx.run_subject())]
+}
+
+/// A worker's own report of a clean exit (Prefect 2 workers and agents, older workers).
+static EXITED_CLEANLY_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)exited cleanly|exited with status code:? 0\b").unwrap_or_else(|e| panic!("pattern: {e}"))
+});
+
+#[cfg(test)]
+mod exited_tests {
+    use crate::checks::testkit::*;
+    use crate::evidence::Source;
+    use crate::prefect::types::WorkerEvent;
+
+    /// The event a real Prefect 3.8.8 process worker emitted for a job command that exits 0 (see
+    /// tests/it/checklist_real.rs job_exits_cleanly): infra.exited-cleanly, above run.infra-not-started.
+    #[test]
+    fn executed_event_with_status_zero() {
+        let ev = Scenario::pending_named("Submitting", 900)
+            .run(|r| r.infrastructure_pid = Some("3076".into()))
+            .evidence(|ev| {
+                ev.worker_events = Source::ok(vec![WorkerEvent {
+                    event: "prefect.worker.executed-flow-run".into(),
+                    occurred: Some(ago(890)),
+                    worker: Some("ProcessWorker 8788acfc".into()),
+                    worker_type: Some("process".into()),
+                    status_code: Some("0".into()),
+                    infrastructure: Some("3076".into()),
+                }])
+            })
+            .build();
+        let ranked = crate::report::rank(all_findings(&ev));
+        assert_eq!(
+            ranked[0].finding.id,
+            "infra.exited-cleanly",
+            "{:?}",
+            ranked.iter().map(|f| f.finding.id).collect::<Vec<_>>()
+        );
+        assert!(ranked.iter().all(|f| f.finding.id != "run.infra-not-started"));
+        assert!(
+            ranked[0].finding.evidence[0]
+                .contains("status code 0, worker 'ProcessWorker 8788acfc', infrastructure 3076")
+        );
+        // A non-zero exit is not this check's.
+        let mut failed = ev.clone();
+        if let Source::Collected { value } = &mut failed.worker_events {
+            value[0].status_code = Some("1".into());
+        }
+        assert!(findings(&failed, "infra.exited-cleanly").is_empty());
     }
 }

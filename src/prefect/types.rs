@@ -371,6 +371,13 @@ pub struct WorkerEvent {
     pub worker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_type: Option<String>,
+    /// `prefect.worker.executed-flow-run`: the infrastructure's exit code, as the worker reported it
+    /// (`prefect.infrastructure.status-code` on the event's flow-run resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    /// The infrastructure's identifier on the same resource (`prefect.infrastructure.identifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infrastructure: Option<String>,
 }
 
 /// One page of `/events/filter`, as the server sends it.
@@ -387,14 +394,21 @@ pub struct RawEvent {
     pub occurred: Option<Timestamp>,
     #[serde(default)]
     pub resource: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub related: Vec<BTreeMap<String, serde_json::Value>>,
 }
 
 impl RawEvent {
     pub fn into_worker_event(self) -> WorkerEvent {
         let get = |k: &str| self.resource.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let run =
+            self.related.iter().find(|r| r.get("prefect.resource.role").and_then(|v| v.as_str()) == Some("flow-run"));
+        let of_run = |k: &str| run.and_then(|r| r.get(k)).and_then(|v| v.as_str()).map(str::to_string);
         WorkerEvent {
             worker: get("prefect.resource.name"),
             worker_type: get("prefect.worker-type"),
+            status_code: of_run("prefect.infrastructure.status-code"),
+            infrastructure: of_run("prefect.infrastructure.identifier"),
             event: self.event,
             occurred: self.occurred,
         }

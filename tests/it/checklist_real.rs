@@ -379,3 +379,31 @@ fn pull_step_fails() {
     assert!(finding_ids(&v).contains(&"run.crashed".to_string()));
     drop(worker);
 }
+
+/// A real Prefect 3 process worker whose job command (`true`) exits 0 without running the flow: the run
+/// stays Submitting, the run's logs hold only the submission lines (no exit line is written for code 0),
+/// and the worker's prefect.worker.executed-flow-run event carries status code 0: infra.exited-cleanly.
+#[test]
+fn job_exits_cleanly() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = s.api().process_pool_with_command("exitsclean", "true");
+    let dep = hello_deployment(s, &pool, "hello.py:hello", json!({}));
+    let run = api.run(&dep, -1);
+    let worker = WorkerProc::start(s, &pool.name, &[], &[]);
+    api.wait_infra_pid(&run, Duration::from_secs(90));
+    wait_for("the worker's executed-flow-run event", Duration::from_secs(60), || {
+        let page = api.post(
+            "/events/filter",
+            json!({"filter": {"event": {"prefix": ["prefect.worker.executed-flow-run"]}, "related": {"id": [format!("prefect.flow-run.{}", run.id)]}}}),
+        );
+        page["events"].as_array().is_some_and(|e| !e.is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let v = doctor(s, "job_exits_cleanly", &run.id, &["--pending-threshold", "1s"], 2);
+    assert_eq!(v["verdict"]["primary"], "infra.exited-cleanly", "{v:#}");
+    let f = &v["findings"][0];
+    assert!(f["evidence"][0].as_str().unwrap_or_default().contains("status code 0"), "{f}");
+    assert!(!finding_ids(&v).contains(&"run.infra-not-started".to_string()));
+    drop(worker);
+}

@@ -112,7 +112,9 @@ pub const EXITED_CLEANLY: CheckInfo = CheckInfo {
     unexplained: "",
     explanation: "\
 What it does: reports a Job that Succeeded (or a flow-run container that exited with code 0) while the
-run is still Pending.
+run is still Pending, and the same seen by the worker: Prefect 3's prefect.worker.executed-flow-run event
+with status code 0 (its process worker writes no log line for a clean exit), or a worker's \"exited
+cleanly\" line.
 
 Why it matters: the container ran and exited 0 without ever reporting the run as Running: its command
 did not run the flow (a custom command that skips `prefect flow-run execute`), or the flow reported

@@ -269,6 +269,9 @@ pub struct RunEvidence {
     /// Samples of queue polls and worker heartbeats (`--observe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation: Option<Observation>,
+    /// The deployment's Prefect 2 infrastructure block (KubernetesJob, ECSTask, Process, …).
+    #[serde(default)]
+    pub infra_block: Source<crate::prefect::types::InfraBlock>,
     /// The run's Job, pods, events, nodes, quotas and container logs.
     #[serde(default)]
     pub kubernetes: Source<kube::KubeEvidence>,
@@ -298,6 +301,7 @@ impl RunEvidence {
             ("workers", self.workers.why_failed()),
             ("logs", self.logs.why_failed()),
             ("worker events", self.worker_events.why_failed()),
+            ("infrastructure block", self.infra_block.why_failed()),
             ("pool slot holders", c.pool_holders.why_failed()),
             ("queue slot holders", c.queue_holders.why_failed()),
             ("deployment slot holders", c.deployment_holders.why_failed()),

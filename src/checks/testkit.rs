@@ -152,6 +152,7 @@ impl Scenario {
                 global_concurrency_limit: None,
                 concurrency_options: None,
                 job_variables: None,
+                infrastructure_document_id: None,
             }),
             work_pool: Source::ok(WorkPool {
                 id: Some("pool-id".into()),
@@ -179,6 +180,7 @@ impl Scenario {
             worker_events: Source::ok(vec![]),
             concurrency: Concurrency::default(),
             observation: None,
+            infra_block: Source::skipped("the deployment names no infrastructure block"),
             kubernetes: Source::skipped("Kubernetes not consulted"),
         };
         Scenario { ev }

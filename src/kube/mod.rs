@@ -86,7 +86,9 @@ impl Collector {
             }
             None => {
                 let hints = hints.await;
-                let kube = hints.pool_type.as_deref().is_some_and(|t| t.starts_with("kubernetes"));
+                // A kubernetes pool, or (Prefect 2) a KubernetesJob infrastructure block.
+                let kube = hints.pool_type.as_deref().is_some_and(|t| t.starts_with("kubernetes"))
+                    || hints.variable("block_type") == Some("kubernetes-job");
                 (kube, Some(hints))
             }
         };

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use super::client::{ApiError, ApiPath, Client};
 use super::pager;
-use super::types::{Deployment, EventPage, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
+use super::types::{
+    Deployment, EventPage, Flow, FlowRun, InfraBlock, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent,
+};
 use crate::evidence::{ClockReading, Concurrency, Flavor, RunEvidence, RunLogs, ServerInfo, Source};
 use crate::redact::Redactor;
 
@@ -316,21 +318,42 @@ async fn prefect_evidence(
     let (states, flow, deployment, pool_data, logs, worker_events, deployment_page) =
         tokio::join!(states, flow, deployment, pool_data, logs, events, deployment_page);
     let PoolData { pool, queues, workers, holders_page } = pool_data;
+
+    // Round 3: the holders' logs (and the rest of any holder list longer than a page).
+    progress.set("reading concurrency slot holders");
+    // Prefect 2 deployments run by agents name an infrastructure block: where the run goes.
+    let block = async {
+        match deployment.value().and_then(|d| d.infrastructure_document_id.as_deref()) {
+            Some(id) => {
+                part(client.get::<serde_json::Value>(ApiPath::new(["block_documents", id])).await.map(|mut doc| {
+                    redactor.redact_json(&mut doc);
+                    InfraBlock::from_document(&doc)
+                }))
+            }
+            None => Source::skipped("the deployment names no infrastructure block"),
+        }
+    };
+    let (mut concurrency, infra_block) =
+        join(holders(client, &run, &pool, &queues, &deployment, holders_page, deployment_page), block).await;
+    // The block's settings read like job variables (`namespace`, `cluster`), plus its type.
+    let block_settings = infra_block.value().map(|b| {
+        let mut vars: serde_json::Map<String, serde_json::Value> =
+            b.settings.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        vars.insert("block_type".into(), serde_json::Value::String(b.block_type.clone()));
+        serde_json::Value::Object(vars)
+    });
     hints.send_replace(Some(super::InfraHints {
         pool_type: pool.value().and_then(|p| p.pool_type.clone()),
         job_variables: [
             run.job_variables.clone(),
             deployment.value().and_then(|d| d.job_variables.clone()),
+            block_settings,
             pool.value().map(|p| p.variable_defaults()),
         ]
         .into_iter()
         .flatten()
         .collect(),
     }));
-
-    // Round 3: the holders' logs (and the rest of any holder list longer than a page).
-    progress.set("reading concurrency slot holders");
-    let mut concurrency = holders(client, &run, &pool, &queues, &deployment, holders_page, deployment_page).await;
     let wanted = opts.plan.holder_logs(
         server.now(jiff::Timestamp::now()),
         pool_name.as_deref(),
@@ -360,6 +383,7 @@ async fn prefect_evidence(
         worker_events,
         concurrency,
         observation,
+        infra_block,
         kubernetes: Source::skipped("Kubernetes not consulted"),
     }
 }

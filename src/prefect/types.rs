@@ -275,6 +275,90 @@ pub struct Deployment {
     /// Read to locate the run's infrastructure, never stored (it may hold secrets).
     #[serde(default, skip_serializing)]
     pub job_variables: Option<serde_json::Value>,
+    /// Prefect 2 deployments run by an agent: the infrastructure block (KubernetesJob, ECSTask, Process…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infrastructure_document_id: Option<String>,
+}
+
+/// A Prefect 2 infrastructure block document, trimmed to what says where and how the run goes: its
+/// type, name and the settings that matter (never a secret: env values are dropped, names kept).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InfraBlock {
+    /// `kubernetes-job`, `ecs-task`, `process`, `docker-container`, …
+    pub block_type: String,
+    /// The block type's display name (`KubernetesJob`).
+    #[serde(default)]
+    pub type_name: String,
+    pub name: String,
+    /// Selected settings, in a stable order: `namespace`, `image`, `cluster`, `command`, …
+    #[serde(default)]
+    pub settings: Vec<(String, String)>,
+    /// The names of the env variables it sets (values are not kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+}
+
+/// Settings of an infrastructure block worth showing, in display order.
+const BLOCK_SETTINGS: &[&str] = &[
+    "namespace",
+    "cluster",
+    "image",
+    "command",
+    "service_account_name",
+    "task_definition_arn",
+    "launch_type",
+    "vpc_id",
+    "working_dir",
+    "networks",
+    "stream_output",
+];
+
+impl InfraBlock {
+    /// From `GET /block_documents/{id}` (Prefect 2; secret fields come obfuscated).
+    pub fn from_document(doc: &serde_json::Value) -> InfraBlock {
+        let data = &doc["data"];
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            serde_json::Value::Array(a) if a.is_empty() => None,
+            serde_json::Value::Array(a) => Some(
+                a.iter()
+                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            other => Some(other.to_string()),
+        };
+        InfraBlock {
+            block_type: doc["block_type"]["slug"].as_str().unwrap_or_default().to_string(),
+            type_name: doc["block_type"]["name"]
+                .as_str()
+                .or(doc["block_type_name"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            name: doc["name"].as_str().unwrap_or_default().to_string(),
+            settings: BLOCK_SETTINGS
+                .iter()
+                .filter_map(|k| text(&data[*k]).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+                .collect(),
+            env: data["env"].as_object().map(|e| e.keys().cloned().collect()).unwrap_or_default(),
+        }
+    }
+
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `KubernetesJob block 'k8s-prod' (namespace prefect, image acme/etl:1)`.
+    pub fn describe(&self) -> String {
+        let what = if self.type_name.is_empty() { &self.block_type } else { &self.type_name };
+        let settings: Vec<String> = self.settings.iter().take(4).map(|(k, v)| format!("{k} {v}")).collect();
+        if settings.is_empty() {
+            format!("{what} block '{}'", self.name)
+        } else {
+            format!("{what} block '{}' ({})", self.name, settings.join(", "))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

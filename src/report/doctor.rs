@@ -36,6 +36,9 @@ pub struct Target {
     pub deployment: Option<String>,
     pub work_pool: Option<String>,
     pub work_queue: Option<String>,
+    /// Prefect 2: the deployment's infrastructure block, described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infrastructure: Option<String>,
     pub state: TargetState,
 }
 
@@ -107,6 +110,7 @@ fn target(ctx: &Ctx<'_>) -> Target {
         },
         work_pool: ctx.pool_name().map(str::to_string),
         work_queue: ctx.queue_name().map(str::to_string),
+        infrastructure: ctx.ev.infra_block.value().map(|b| b.describe()),
         state: TargetState {
             state_type: run.state_type().map(|t| t.to_string()).unwrap_or_else(|| "UNKNOWN".into()),
             name: run.state_name(),

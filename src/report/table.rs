@@ -63,6 +63,9 @@ pub fn doctor_table(r: &DoctorReport, st: &Styles, quiet: bool) -> String {
             t.work_queue.as_deref().unwrap_or("?")
         );
     }
+    if let Some(infra) = &t.infrastructure {
+        let _ = writeln!(out, "{}{infra}", label("Infra"));
+    }
     let name = if t.state.name.eq_ignore_ascii_case(&t.state.state_type) {
         t.state.name.clone()
     } else {

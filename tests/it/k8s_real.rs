@@ -20,7 +20,7 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("k8s")
 }
 
-fn meta(name: &str) -> Value {
+pub(crate) fn meta(name: &str) -> Value {
     let text = std::fs::read_to_string(scenarios_dir().join(name).join("scenario.json")).expect("scenario.json");
     serde_json::from_str(&text).expect("scenario.json is JSON")
 }
@@ -29,12 +29,12 @@ static TIMESTAMP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)""#).expect("regex"));
 
 /// The pending threshold the scenarios are replayed with; the recordings used 300 s.
-const THRESHOLD_SECS: u64 = 3;
+pub(crate) const THRESHOLD_SECS: u64 = 3;
 
 /// A copy of the scenario for `run_id` on today's clock: ids replaced, and time compressed around the
 /// recording's "now" by THRESHOLD_SECS / its threshold, so every age keeps its ratio to the threshold
 /// (a pod Pending for 20 minutes against 5 becomes 12 s against 3).
-fn materialise(name: &str, run_id: &str) -> TempDir {
+pub(crate) fn materialise(name: &str, run_id: &str) -> TempDir {
     // A scenario whose timing cannot be scaled says so (`pipeline.compress_time: false`).
     materialise_with(name, run_id, meta(name)["pipeline"]["compress_time"].as_bool() != Some(false))
 }
@@ -113,7 +113,7 @@ fn stuck_in(s: &Server, name: &str, pid: &str, compress: bool) -> (Run, TempDir,
 }
 
 /// `doctor` against the recorded cluster.
-fn doctor(s: &Server, kube: &KubeApi, dir: &Path, run: &Run, extra: &[&str]) -> harness::Out {
+pub(crate) fn doctor(s: &Server, kube: &KubeApi, dir: &Path, run: &Run, extra: &[&str]) -> harness::Out {
     doctor_with(s, &kube.kubeconfig(dir, "default"), run, extra)
 }
 
@@ -128,7 +128,7 @@ fn doctor_with(s: &Server, kubeconfig: &Path, run: &Run, extra: &[&str]) -> harn
 }
 
 /// The report's Kubernetes source.
-fn kube_source(v: &Value) -> Value {
+pub(crate) fn kube_source(v: &Value) -> Value {
     v["sources"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "kubernetes")).cloned().unwrap_or_default()
 }
 

@@ -21,6 +21,7 @@ macro_rules! on_both {
 }
 
 mod agents_real;
+mod blocks_real;
 mod bundles;
 mod checklist_real;
 mod cli;

@@ -13,6 +13,9 @@ pub const DEFAULT_POLL: f64 = 10.0;
 /// "Far below the default": a third of it.
 const TOO_FREQUENT_HEARTBEAT: f64 = DEFAULT_HEARTBEAT / 3.0;
 const TOO_FREQUENT_POLL: f64 = DEFAULT_POLL / 5.0;
+/// PREFECT_AGENT_QUERY_INTERVAL's default, and the rate below which an agent pool's queue is over-polled.
+const AGENT_DEFAULT_POLL: f64 = 15.0;
+const AGENT_TOO_FREQUENT_POLL: f64 = 5.0;
 /// Beyond this, the two clocks disagree enough to matter.
 pub const CLOCK_SKEW_LIMIT: Duration = Duration::from_secs(30);
 
@@ -181,12 +184,18 @@ fn too_frequent(ctx: &Ctx<'_>) -> Vec<Finding> {
         })
         .collect();
     let window = ctx.ev.observation.as_ref().map(|o| o.window_secs).unwrap_or_default();
+    // Agents poll every 15 s by default; below 5 s one agent is in a tight loop or several poll.
+    let (limit, default) = if ctx.is_agent_pool() {
+        (AGENT_TOO_FREQUENT_POLL, AGENT_DEFAULT_POLL)
+    } else {
+        (TOO_FREQUENT_POLL, DEFAULT_POLL)
+    };
     let fast_queues: Vec<String> = observed_poll_intervals(ctx)
         .into_iter()
-        .filter(|(_, _, mean)| mean.is_some_and(|m| m < TOO_FREQUENT_POLL))
+        .filter(|(_, _, mean)| mean.is_some_and(|m| m < limit))
         .map(|(q, n, mean)| {
             format!(
-                "queue '{q}': polled {n} times in {window:.0}s, every {:.1}s on average (default {DEFAULT_POLL}s)",
+                "queue '{q}': polled {n} times in {window:.0}s, every {:.1}s on average (default {default}s)",
                 mean.unwrap_or_default()
             )
         })
@@ -195,16 +204,32 @@ fn too_frequent(ctx: &Ctx<'_>) -> Vec<Finding> {
         return vec![];
     }
     let pool = ctx.pool_name().unwrap_or("?");
+    let agents = ctx.is_agent_pool();
     let mut f = Finding::new(
         &TOO_FREQUENT.info,
         Severity::Warning,
-        format!("Workers of pool '{pool}' poll far more often than Prefect's defaults"),
+        if agents {
+            format!("The agents of pool '{pool}' poll far more often than Prefect's default")
+        } else {
+            format!("Workers of pool '{pool}' poll far more often than Prefect's defaults")
+        },
     )
-    .detail("Tight heartbeat or poll loops waste the workers' resources and load the API, which slows submissions.")
+    .detail(if agents {
+        "An agent polls every PREFECT_AGENT_QUERY_INTERVAL (15 s by default); a queue polled every few seconds has \
+         an agent with a tight loop, or several agents polling it (Prefect's playbook: \"the agent is polling too \
+         frequently\", \"more than one agent polling the same work queue\"). Either loads the API and the agents."
+    } else {
+        "Tight heartbeat or poll loops waste the workers' resources and load the API, which slows submissions."
+    })
     .evidence_all(chatty)
-    .evidence_all(fast_queues)
-    .fix("Restart the workers with the defaults or larger: PREFECT_WORKER_QUERY_SECONDS=10 PREFECT_WORKER_HEARTBEAT_SECONDS=30")
-    .fix(format!("Measure the poll rate over a window: unstuck doctor {} --observe 30s", ctx.run().id));
+    .evidence_all(fast_queues);
+    f = if agents {
+        f.fix("Restart the agents with the default interval or larger: PREFECT_AGENT_QUERY_INTERVAL=15")
+            .fix("Run one agent per queue: stop the extra `prefect agent start` processes for this queue")
+    } else {
+        f.fix("Restart the workers with the defaults or larger: PREFECT_WORKER_QUERY_SECONDS=10 PREFECT_WORKER_HEARTBEAT_SECONDS=30")
+    };
+    f = f.fix(format!("Measure the poll rate over a window: unstuck doctor {} --observe 30s", ctx.run().id));
     if let Some(s) = ctx.pool_subject() {
         f = f.subject(s);
     }

@@ -125,3 +125,24 @@ fn healthy_agent_run_is_not_stuck() {
     assert!(detail.contains("agents poll 1 queue of the pool"), "{detail}");
     drop(agent);
 }
+
+/// Two real agents poll one queue every second; `--observe` measures the queue's polls and names the
+/// over-polling with the agent wording and Prefect's agent default.
+#[test]
+fn two_agents_on_one_queue_observed() {
+    let s = harness::p2();
+    let api = s.api();
+    let (pool, dep, first) = polled_pool(s);
+    let second = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    // Due in an hour, so the agents leave it alone while they are observed.
+    let run = api.run(&dep, 3600);
+    let out = s.unstuck(&["doctor", &run.id, "-o", "json", "--observe", "5s"]);
+    let v = out.json();
+    let f = v["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == "poll.too-frequent")).cloned();
+    let f = f.unwrap_or_else(|| panic!("poll.too-frequent: {v:#}\nagent log:\n{}", second.log()));
+    assert_eq!(f["title"], format!("The agents of pool '{}' poll far more often than Prefect's default", pool.name));
+    let evidence = f["evidence"].to_string();
+    assert!(evidence.contains("queue 'default': polled") && evidence.contains("(default 15s)"), "{evidence}");
+    assert!(f["remediation"][0].as_str().unwrap_or_default().contains("PREFECT_AGENT_QUERY_INTERVAL"), "{f}");
+    drop((first, second));
+}

@@ -146,3 +146,35 @@ fn two_agents_on_one_queue_observed() {
     assert!(f["remediation"][0].as_str().unwrap_or_default().contains("PREFECT_AGENT_QUERY_INTERVAL"), "{f}");
     drop((first, second));
 }
+
+/// A real agent runs a deployment whose Process block's command (`true`) exits 0 without running the
+/// flow: the run stays Pending with the agent's `<host>:<pid>`, and "Process '…' exited cleanly." goes to
+/// the agent's own output only. run.infra-not-started names a clean exit as its first suspicion.
+#[test]
+fn agent_process_exits_cleanly() {
+    let s = harness::p2();
+    let api = s.api();
+    let pool = agent_pool(s);
+    let bt = api.get("/block_types/slug/process");
+    let schemas = api.post("/block_schemas/filter", json!({"block_schemas": {"block_type_id": {"any_": [bt["id"]]}}}));
+    let doc = api.post(
+        "/block_documents/",
+        json!({"name": unique("process"), "block_type_id": bt["id"], "block_schema_id": schemas[0]["id"], "data": {"command": ["true"]}}),
+    );
+    let dep = api.deployment_with(&pool, "default", json!({"infrastructure_document_id": doc["id"]}));
+    let run = api.run(&dep, -1);
+    let agent = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    api.wait_infra_pid(&run, std::time::Duration::from_secs(90));
+    harness::wait_for("the agent to see the process exit", std::time::Duration::from_secs(60), || {
+        agent.log().contains("exited cleanly").then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = s.unstuck(&["doctor", &run.id, "-o", "json", "--pending-threshold", "1s"]);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "run.infra-not-started", "{v:#}");
+    let detail = v["findings"][0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("first suspicion: the process exited cleanly"), "{detail}");
+    assert!(v["target"]["infrastructure"].as_str().unwrap_or_default().starts_with("Process block"), "{v:#}");
+    drop(agent);
+}

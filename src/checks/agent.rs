@@ -89,16 +89,23 @@ fn agent_none(ctx: &Ctx<'_>) -> Vec<Finding> {
         .fix(
             "If an agent is running, check its PREFECT_API_URL points at this server and that its process is not hung",
         );
-    if pool.name == DEFAULT_AGENT_POOL && ctx.ev.deployment.value().is_some_and(|d| d.work_pool_name.is_none()) {
-        f.detail.push_str(
-            " The run's deployment names no work pool, so Prefect 2 sent it to default-agent-pool: an agent started \
-             with --pool for another pool does not see it.",
-        );
+    if let Some(why) = default_pool_note(ctx) {
+        f.detail.push_str(why);
     }
     if let Some(s) = ctx.pool_subject() {
         f = f.subject(s);
     }
     vec![f]
+}
+
+/// Said when the run is in default-agent-pool because its deployment names no work pool.
+pub fn default_pool_note(ctx: &Ctx<'_>) -> Option<&'static str> {
+    let in_default = ctx.pool_name() == Some(DEFAULT_AGENT_POOL);
+    let no_pool = ctx.ev.deployment.value().is_some_and(|d| d.work_pool_name.is_none());
+    (in_default && no_pool).then_some(
+        " The run's deployment names no work pool, so Prefect 2 sent it to default-agent-pool: an agent started \
+         with --pool for another pool does not see it.",
+    )
 }
 
 /// The longest common prefix of the names, cut back to a separator: the `--match` an agent polling

@@ -211,6 +211,9 @@ fn agent_queue_not_polled(
         queue.name,
         polled(queue)
     );
+    if let Some(why) = super::agent::default_pool_note(ctx) {
+        detail.push_str(why);
+    }
     if let Some(p) = &prefix {
         detail.push_str(&format!(
             " The polled queues share the prefix '{p}': an agent started with --match '{p}' polls only queues whose names start with it."

@@ -98,13 +98,12 @@ fn agent_none(ctx: &Ctx<'_>) -> Vec<Finding> {
     vec![f]
 }
 
-/// Said when the run is in default-agent-pool because its deployment names no work pool.
+/// Said when the run is in default-agent-pool, where Prefect 2 puts the runs of deployments that name
+/// no work pool (the server fills the name in, so the deployment cannot tell).
 pub fn default_pool_note(ctx: &Ctx<'_>) -> Option<&'static str> {
-    let in_default = ctx.pool_name() == Some(DEFAULT_AGENT_POOL);
-    let no_pool = ctx.ev.deployment.value().is_some_and(|d| d.work_pool_name.is_none());
-    (in_default && no_pool).then_some(
-        " The run's deployment names no work pool, so Prefect 2 sent it to default-agent-pool: an agent started \
-         with --pool for another pool does not see it.",
+    (ctx.pool_name() == Some(DEFAULT_AGENT_POOL)).then_some(
+        " Prefect 2 puts the runs of deployments that name no work pool in default-agent-pool: an agent started \
+         with --pool for another pool does not see them.",
     )
 }
 

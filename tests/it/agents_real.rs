@@ -84,7 +84,7 @@ fn agent_match_misses_the_runs_queue() {
     let f = &v["findings"][0];
     assert_eq!(f["title"], format!("No agent polls queue '{queue}' of agent pool 'default-agent-pool'"));
     assert!(f["detail"].as_str().unwrap_or_default().contains("--match 'prod-"), "{f}");
-    assert!(f["detail"].as_str().unwrap_or_default().contains("names no work pool"), "{f}");
+    assert!(f["detail"].as_str().unwrap_or_default().contains("deployments that name no work pool"), "{f}");
     assert_eq!(f["remediation"][0], format!("Start an agent for this queue: prefect agent start --work-queue {queue}"));
     assert!(agent.log().contains("Matched new work queues"), "{}", agent.log());
 }

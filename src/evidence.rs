@@ -6,6 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub mod ecs;
 pub mod kube;
 
 use crate::prefect::types::{Deployment, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};

@@ -8,6 +8,7 @@ mod claimer;
 mod claims;
 mod ctx;
 mod deployment;
+pub mod ecs;
 pub mod fleet;
 pub mod judge;
 pub mod k8s;
@@ -254,9 +255,14 @@ pub static REGISTRY: &[Check] = &[
     run::LATE,
 ];
 
-/// Every check's documentation: the Prefect-side registry, then the Kubernetes checks.
+/// Every check's documentation: the Prefect-side registry, then the Kubernetes checks, then the ECS
+/// checks (`infra.exited-cleanly` is shared with Kubernetes and listed once).
 pub fn catalogue() -> impl Iterator<Item = &'static CheckInfo> {
-    REGISTRY.iter().map(|c| &c.info).chain(k8s::CHECKS.iter().copied())
+    REGISTRY
+        .iter()
+        .map(|c| &c.info)
+        .chain(k8s::CHECKS.iter().copied())
+        .chain(ecs::CHECKS.iter().copied().filter(|c| c.id != k8s::EXITED_CLEANLY.id))
 }
 
 pub fn find(id: &str) -> Option<&'static CheckInfo> {

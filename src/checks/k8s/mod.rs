@@ -19,6 +19,7 @@ use crate::checks::{CheckInfo, Finding, sh};
 use crate::evidence::kube::{ContainerStatus, Event, Job, KubeEvidence, Pod, StateDetail};
 
 pub use checklist::{ITEMS, checklist};
+pub use job::EXITED_CLEANLY;
 pub use scheduling::{NodeReason, ReasonClass, SchedulerMessage, parse_scheduler_message};
 
 /// The run as the Kubernetes checks need to see it (built from Prefect evidence by the caller).

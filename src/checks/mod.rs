@@ -295,6 +295,22 @@ pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
         findings.extend(found);
     }
+    if let Some(ecs) = ctx.ev.ecs.value() {
+        let inputs = ctx.kube_inputs();
+        let mut found = ecs::rank(ecs::run_all(ecs, &ctx.ecs_view(&inputs)));
+        // As for Kubernetes: a run stuck past its threshold with no ECS cause is explained by the most
+        // telling ECS risk (a task still provisioning or pulling).
+        let has_cause = found.iter().any(|f| f.kind == Kind::Cause);
+        if ctx.phase() == Phase::Pending && ctx.is_stuck() && !has_cause {
+            if let Some(top) = found.iter_mut().find(|f| f.kind == Kind::Risk) {
+                top.kind = Kind::Cause;
+            }
+        }
+        if found.iter().any(|f| f.kind == Kind::Cause) {
+            findings.retain(|f| f.id != "run.infra-not-started");
+        }
+        findings.extend(found);
+    }
     findings
 }
 

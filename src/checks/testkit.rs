@@ -180,6 +180,7 @@ impl Scenario {
             concurrency: Concurrency::default(),
             observation: None,
             kubernetes: Source::skipped("Kubernetes not consulted"),
+            ecs: Source::skipped("ECS not consulted"),
         };
         Scenario { ev }
     }

@@ -46,6 +46,29 @@ pub struct EcsEvidence {
     pub logs: Option<ContainerLogs>,
 }
 
+impl EcsEvidence {
+    /// What was read, in words, for the sources section.
+    pub fn describe(&self) -> String {
+        let task = match (&self.task, &self.located) {
+            (Lookup::Found(t), _) => {
+                format!("task {} ({})", t.id().unwrap_or("?"), t.last_status.as_deref().unwrap_or("?"))
+            }
+            (Lookup::Missing(_), _) => "task not found".to_string(),
+            (Lookup::NotChecked, Located::NotFound { tried, .. }) => tried.clone(),
+            (Lookup::NotChecked, _) => "task not read".to_string(),
+        };
+        let cluster = self.located.cluster().map(|c| format!(" in cluster {}", cluster_name(c))).unwrap_or_default();
+        let region = self.region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let logs = match &self.logs {
+            Some(ContainerLogs::LogTail { lines, .. }) => format!("; {} log lines", lines.len()),
+            Some(ContainerLogs::NoStream { .. }) => "; no log stream".to_string(),
+            Some(ContainerLogs::NoLogConfiguration) => "; no awslogs configuration".to_string(),
+            None => String::new(),
+        };
+        format!("{task}{cluster}{region}{logs}")
+    }
+}
+
 /// How the collector found the task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]

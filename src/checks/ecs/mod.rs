@@ -94,6 +94,13 @@ pub fn find(id: &str) -> Option<&'static CheckInfo> {
     CHECKS.iter().copied().find(|c| c.id == id)
 }
 
+/// Findings in rank order: cause before risk before info, then severity, then registry order.
+pub fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
+    let order = |id: &str| CHECKS.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
+    findings.sort_by_key(|f| (f.kind, f.severity, order(f.id)));
+    findings
+}
+
 /// Runs every ECS check over the evidence.
 pub fn run_all(ecs: &EcsEvidence, run: &RunView<'_>) -> Vec<Finding> {
     let view = View::new(ecs, run);

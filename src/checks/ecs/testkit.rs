@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{CHECKS, RunView};
+use super::RunView;
 use crate::checks::Finding;
 use crate::evidence::ecs::{
     ContainerLogs, DescribeCapacityProvidersResponse, DescribeClustersResponse, DescribeTaskDefinitionResponse,
@@ -230,12 +230,7 @@ fn title_case(s: &str) -> String {
     c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
-/// Findings in rank order: cause before risk before info, then severity, then registry order.
-pub fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
-    let order = |id: &str| CHECKS.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
-    findings.sort_by_key(|f| (f.kind, f.severity, order(f.id)));
-    findings
-}
+pub use super::rank;
 
 /// Every piece of text a finding shows.
 pub fn finding_text(f: &Finding) -> String {

@@ -108,9 +108,12 @@ impl Intercept for PolicyInterceptor {
         "unstuck-read-only-policy"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: client interceptors run that before the operation's own config
+    // (which holds its name) is applied. Serialization is still before anything is sent.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(meta) = cfg.load::<Metadata>() else {
@@ -135,12 +138,13 @@ impl Intercept for SharedPolicy {
         self.0.name()
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         context: &BeforeSerializationInterceptorContextRef<'_>,
+        runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.read_before_execution(context, cfg)
+        self.0.read_before_serialization(context, runtime_components, cfg)
     }
 }
 

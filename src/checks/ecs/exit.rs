@@ -200,7 +200,12 @@ pub(super) fn exited_cleanly(v: &View<'_>) -> Vec<Finding> {
     }
     let essentials: Vec<&Container> =
         task.containers.iter().filter(|c| v.is_essential(c.name.as_deref().unwrap_or_default())).collect();
-    if essentials.is_empty() || !essentials.iter().all(|c| c.exit_code == Some(0)) {
+    // A container exits only once it ran: an exit code 0 on one that never reached STOPPED (moto
+    // reports 0 for a task stopped while its container was PENDING) is no clean exit.
+    let exited = |c: &&Container| {
+        c.exit_code == Some(0) && c.last_status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("STOPPED"))
+    };
+    if essentials.is_empty() || !essentials.iter().all(exited) {
         return vec![];
     }
     let container = v.flow_container_name();

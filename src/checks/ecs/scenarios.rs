@@ -295,6 +295,14 @@ fn exited_cleanly_reports_the_api_url() {
     let mut running = s.run_view();
     running.state_type = "RUNNING";
     assert!(!run_all(&s.evidence, &running).iter().any(|f| f.id == "infra.exited-cleanly"));
+    // An exit code 0 on a container that never stopped (never ran) is no clean exit.
+    let mut never_ran = s.evidence.clone();
+    if let Lookup::Found(t) = &mut never_ran.task {
+        for c in &mut t.containers {
+            c.last_status = Some("PENDING".into());
+        }
+    }
+    assert!(!run_all(&never_ran, &s.run_view()).iter().any(|f| f.id == "infra.exited-cleanly"));
 }
 
 /// A healthy RUNNING task passes every ECS checklist item with what it shows.

@@ -24,6 +24,7 @@ mod bundles;
 mod checklist_real;
 mod cli;
 mod doctor_real;
+mod ecs_real;
 mod faults;
 mod harness;
 mod health_real;

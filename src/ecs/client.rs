@@ -243,11 +243,7 @@ impl EcsClient {
             return Err(NotConnected::NotConfigured);
         }
         let deadline = Instant::now() + budget;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let http = https_client();
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(budget.min(Duration::from_secs(10)))
             .operation_timeout(budget)
@@ -288,22 +284,32 @@ impl EcsClient {
                 )));
             }
         };
+        Ok(EcsClient::build(&sdk, credentials, region, deadline))
+    }
+
+    /// Both clients from one AWS config, with the policy interceptor on each.
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        credentials: aws_sdk_ecs::config::Credentials,
+        region: Option<String>,
+        deadline: Instant,
+    ) -> EcsClient {
         let policy = Arc::new(PolicyInterceptor::default());
-        let ecs_conf = aws_sdk_ecs::config::Builder::from(&sdk)
+        let ecs_conf = aws_sdk_ecs::config::Builder::from(sdk)
             .credentials_provider(credentials.clone())
             .interceptor(SharedPolicy(policy.clone()))
             .build();
-        let logs_conf = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+        let logs_conf = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
             .credentials_provider(credentials)
             .interceptor(SharedPolicy(policy.clone()))
             .build();
-        Ok(EcsClient {
+        EcsClient {
             ecs: aws_sdk_ecs::Client::from_conf(ecs_conf),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_conf),
             region,
             policy,
             deadline,
-        })
+        }
     }
 
     /// Operations sent (retries are the SDK's and not counted).
@@ -387,4 +393,64 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// The SDK's hyper client with rustls on ring (the provider the rest of unstuck installs).
+fn https_client() -> aws_sdk_ecs::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(endpoint: &str) -> EcsClient {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .http_client(https_client())
+            .build();
+        let credentials = aws_sdk_ecs::config::Credentials::new("AKIDEXAMPLE", "not-a-secret", None, None, "test");
+        EcsClient::build(&sdk, credentials, Some("us-east-1".into()), Instant::now() + Duration::from_secs(10))
+    }
+
+    /// A write (StopTask, DeleteLogGroup) is refused by the interceptor before anything is sent: the
+    /// endpoint never sees a connection. A read passes it and is counted.
+    #[test]
+    fn writes_are_refused_before_they_are_sent() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let c = client(&format!("http://{}", listener.local_addr().unwrap()));
+            let stop = c.ecs.stop_task().cluster("prefect").task("abc").send().await.unwrap_err();
+            assert!(error_chain(&stop).contains("refused by the read-only policy"), "{}", error_chain(&stop));
+            let delete = c.logs.delete_log_group().log_group_name("prefect").send().await.unwrap_err();
+            assert!(error_chain(&delete).contains("logs:DeleteLogGroup"), "{}", error_chain(&delete));
+            assert!(listener.accept().is_err(), "a refused operation reached the endpoint");
+            assert_eq!(c.request_count(), 0);
+
+            // Nothing listens any more: the read is allowed, sent, counted, and fails as unreachable.
+            drop(listener);
+            let cap = Capture::default();
+            let send =
+                c.ecs.describe_tasks().cluster("prefect").tasks("abc").customize().interceptor(cap.clone()).send();
+            let err = c.call("ecs:DescribeTasks", &cap, send, &Redactor::default()).await.unwrap_err();
+            assert!(matches!(err, AwsError::Unreachable(_)), "{err:?}");
+            assert_eq!(c.operations(), ["ecs:DescribeTasks"]);
+        });
+    }
+
+    /// --aws-region wins over the task ARN's region, and counts as AWS configuration.
+    #[test]
+    fn region_order() {
+        let s = AwsSettings { region: Some("eu-west-1".into()), ..AwsSettings::default() };
+        assert_eq!(choose_region(&s, Some("us-east-1")).as_deref(), Some("eu-west-1"));
+        assert!(aws_configured(&s));
+    }
 }

@@ -196,3 +196,36 @@ fn no_aws_configuration_is_skipped_with_a_hint() {
     assert_eq!(ecs["status"], "skipped", "{ecs}");
     assert!(ecs["detail"].as_str().unwrap_or_default().starts_with("AWS not configured"), "{ecs}");
 }
+
+/// IAM refuses DescribeTasks: the ECS source fails as forbidden, naming the permission unstuck needs,
+/// and the Prefect side of the diagnosis still prints.
+#[test]
+fn access_denied_names_the_permission() {
+    let s = harness::p3();
+    let (url, _) = harness::moto();
+    let (_api, _pool, run) = pending_run(s, json!({}));
+    s.api().patch(
+        &format!("/flow_runs/{}", run.id),
+        json!({"infrastructure_pid": "prefect::arn:aws:ecs:us-east-1:123456789012:task/prefect/0123456789abcdef"}),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let proxy = Proxy::start(&url, |_, _| {
+        Fault::Respond {
+        status: 400,
+        headers: vec![("content-type", "application/x-amz-json-1.1".into())],
+        body: r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTasks"}"#.into(),
+    }
+    });
+    let out = doctor(s, &proxy.url, &run, &[]);
+    let v = out.json();
+    let ecs = source(&v, "ecs").expect("an ecs source");
+    assert_eq!(ecs["status"], "failed", "{ecs}");
+    let detail = ecs["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("unstuck needs ecs:DescribeTasks"), "{detail}");
+    assert_eq!(operations(&proxy), ["DescribeTasks"], "nothing more was tried");
+    let (status, why) = item(&v, "permissions");
+    assert_eq!(status, "unknown", "{why}");
+    assert!(why.contains("ecs:DescribeTasks") || why.contains("not authorized"), "{why}");
+    // No ECS evidence, so the run's stuck infrastructure is what the Prefect side says.
+    assert_eq!(v["verdict"]["primary"], "run.infra-not-started", "{}", out.stdout);
+}

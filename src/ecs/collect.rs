@@ -242,6 +242,7 @@ pub async fn collect(client: &EcsClient, target: &Target, redactor: &Redactor) -
                     Err(e) => return Source::Failed(e.failure(redactor)),
                 }
             }
+            arns.sort();
             arns.dedup();
             let mut tasks: Vec<Task> = Vec::new();
             for chunk in arns.chunks(100) {

@@ -229,3 +229,125 @@ fn access_denied_names_the_permission() {
     // No ECS evidence, so the run's stuck infrastructure is what the Prefect side says.
     assert_eq!(v["verdict"]["primary"], "run.infra-not-started", "{}", out.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Every recorded scenario (fixtures/ecs), served over the AWS JSON 1.1 protocol by harness::ecs_api to
+// the real SDK: the shapes moto cannot produce (stopCode, exit codes, PROVISIONING, missing objects).
+
+fn ecs_fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("ecs")
+}
+
+/// The pending threshold the scenarios are replayed with; the recordings used 300 s.
+const REPLAY_THRESHOLD_SECS: u64 = 3;
+
+/// A copy of the scenario for `run_id` on today's clock: the run id replaced, and every epoch-second
+/// timestamp moved so its age before the recording's "now" keeps its ratio to the threshold.
+fn materialise(name: &str, run_id: &str) -> harness::TempDir {
+    let from = ecs_fixtures().join(name);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(from.join("scenario.json")).expect("scenario"))
+        .expect("scenario JSON");
+    let recorded_now: jiff::Timestamp = m["now"].as_str().expect("now").parse().expect("RFC 3339");
+    let factor = REPLAY_THRESHOLD_SECS as f64 / m["pending_threshold_seconds"].as_f64().unwrap_or(300.0);
+    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    let recorded = recorded_now.as_second() as f64;
+    let epoch = regex::Regex::new(r"\b(1[5-8]\d{8}(?:\.\d+)?)\b").expect("regex");
+    let from_id = m["run_id"].as_str().expect("run_id").to_string();
+    let out = harness::TempDir::new(&format!("ecs-{name}"));
+    for entry in std::fs::read_dir(&from).expect("scenario dir").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("fixture");
+        let text = text.replace(&from_id, run_id);
+        let text = epoch.replace_all(&text, |c: &regex::Captures<'_>| {
+            let t: f64 = c[1].parse().unwrap_or(recorded);
+            format!("{:.3}", now - (recorded - t) * factor)
+        });
+        std::fs::write(out.path().join(entry.file_name()), text.as_bytes()).expect("write fixture");
+    }
+    out
+}
+
+#[test]
+fn every_recorded_scenario_names_its_cause() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("ecsrec", "ecs");
+    let dep = api.deployment(&pool, "default");
+    let mut names: Vec<String> = std::fs::read_dir(ecs_fixtures())
+        .expect("fixtures/ecs")
+        .flatten()
+        .filter(|e| e.path().join("scenario.json").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 30, "the recorded scenarios are there: {names:?}");
+    let meta = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(ecs_fixtures().join(name).join("scenario.json")).expect("read"))
+            .expect("JSON")
+    };
+    let runs: Vec<(Run, harness::TempDir)> = names
+        .iter()
+        .map(|name| {
+            let m = meta(name);
+            let run = api.run_with(&dep, -60, json!({"job_variables": {"cluster": m["cluster"]}}));
+            let (ty, st) = (m["state_type"].as_str().expect("type"), m["state_name"].as_str().unwrap_or("Pending"));
+            api.set_state(&run, json!({"type": ty, "name": st}));
+            if let Some(pid) = m["infrastructure_pid"].as_str() {
+                api.patch(&format!("/flow_runs/{}", run.id), json!({"infrastructure_pid": pid}));
+            }
+            for line in m["worker_log_lines"].as_array().into_iter().flatten() {
+                api.log(&run, "prefect.flow_runs.worker", 40, line.as_str().unwrap_or_default());
+            }
+            let dir = materialise(name, &run.id);
+            (run, dir)
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_secs(REPLAY_THRESHOLD_SECS + 1));
+    let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
+    let mut failures = Vec::new();
+    for (name, (run, dir)) in names.iter().zip(&runs) {
+        let m = meta(name);
+        api.heartbeat(&pool, "ecs-worker", 30);
+        let server = harness::ecs_api::EcsApi::start(dir.path());
+        let out = harness::unstuck_env(
+            &["doctor", run.id.as_str(), "-o", "json", "--pending-threshold", &threshold, "--api-url", &s.url],
+            &[
+                ("AWS_ENDPOINT_URL", server.url.as_str()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        );
+        for op in server.seen() {
+            assert!(ALLOWED.contains(&op.as_str()), "{name}: a non-read reached AWS: {op}");
+        }
+        let v = out.json();
+        let primary = v["verdict"]["primary"].as_str();
+        let want = m["expect"]["primary"].as_str().unwrap_or_default();
+        let findings: Vec<&Value> = v["findings"].as_array().into_iter().flatten().collect();
+        let mut problems = Vec::new();
+        if want.is_empty() {
+            if findings
+                .iter()
+                .any(|f| f["id"].as_str().is_some_and(|id| id.starts_with("ecs.")) && f["kind"] == "cause")
+            {
+                problems.push(format!("an ECS cause for a healthy task: {primary:?}"));
+            }
+        } else if primary != Some(want) {
+            problems.push(format!("primary {primary:?}, want {want}"));
+        }
+        if let (Some(d), Some(f)) = (m["expect"]["detail_contains"].as_str(), findings.iter().find(|f| f["id"] == want))
+        {
+            let text = format!("{} {}", f["title"], f["detail"]);
+            if !text.contains(d) {
+                problems.push(format!("detail lacks {d:?}: {text}"));
+            }
+        }
+        if source(&v, "ecs").map(|e| e["status"].clone()) != Some(json!("collected")) {
+            problems.push(format!("ecs source {:?}", source(&v, "ecs")));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}", problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} scenarios differ:\n{}", failures.len(), names.len(), failures.join("\n"));
+}

@@ -234,9 +234,12 @@ pub(super) fn spot_interruption(v: &View<'_>) -> Vec<Finding> {
         return vec![];
     }
     let on = task.capacity_provider_name.as_deref().unwrap_or("Spot capacity");
+    // A run that crashed because its capacity was reclaimed: the interruption is the crash's cause, and
+    // ranks above the Prefect side's `run.crashed` (same severity, more specific evidence).
+    let crashed = v.run.state_type.eq_ignore_ascii_case("CRASHED");
     let mut f = Finding::new(
         &SPOT_INTERRUPTION,
-        Severity::Warning,
+        if crashed { Severity::Error } else { Severity::Warning },
         format!("The ECS task was stopped by a Spot interruption ({on})"),
     )
     .detail("spot-interruption: AWS reclaimed the Spot capacity the task ran on; the flow did not fail by itself.")
@@ -249,6 +252,9 @@ pub(super) fn spot_interruption(v: &View<'_>) -> Vec<Finding> {
         .fix("Add retries to the deployment so an interrupted run starts again");
     if let Some(cmd) = v.describe_tasks() {
         f = f.fix(format!("See the task: {cmd}"));
+    }
+    if crashed {
+        f = f.kind(Kind::Cause);
     }
     vec![f.subject(v.subject())]
 }

@@ -2,6 +2,7 @@
 //! their REST API, a runner for the built binary, output normalisation, and a fault-injecting proxy.
 
 pub mod api;
+pub mod ecs_api;
 pub mod kube_api;
 pub mod normalize;
 pub mod proxy;

@@ -294,7 +294,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__doctor)
-            opts="-o -q -v -h --output --pending-threshold --late-threshold --observe --api-url --profile --timeout --kube-context --no-kube --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --output --pending-threshold --late-threshold --observe --api-url --profile --timeout --kube-context --no-kube --aws-profile --aws-region --no-ecs --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,6 +336,14 @@ _unstuck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --aws-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --save-evidence)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -374,7 +382,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__health)
-            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --aws-profile --aws-region --no-ecs --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +433,14 @@ _unstuck() {
                     return 0
                     ;;
                 --kube-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,12 +50,15 @@ complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l api-url -d 'T
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l timeout -d 'Deadline for the whole command' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l kube-context -d 'The kubeconfig context to read Kubernetes with (default: the current context, or the in-cluster config)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l aws-profile -d 'The AWS profile to read ECS and CloudWatch Logs with (default: AWS_PROFILE, or the default credential chain)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l aws-region -d 'The AWS region of the run\'s ECS cluster (default: AWS_REGION, else the region in the task\'s ARN)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l no-kube -d 'Do not read Kubernetes'
+complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -l no-ecs -d 'Do not read AWS ECS or CloudWatch Logs'
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand doctor" -s h -l help -d 'Print help'
@@ -148,12 +151,15 @@ complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l api-url -d 'T
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l profile -d 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l timeout -d 'Deadline for the whole command' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l kube-context -d 'The kubeconfig context to read Kubernetes with (default: the current context, or the in-cluster config)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l aws-profile -d 'The AWS profile to read ECS and CloudWatch Logs with (default: AWS_PROFILE, or the default credential chain)' -r
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l aws-region -d 'The AWS region of the run\'s ECS cluster (default: AWS_REGION, else the region in the task\'s ARN)' -r
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l save-evidence -d 'Write everything that was collected (secrets redacted) to FILE as JSON' -r -F
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l evidence -d 'Replay a saved evidence bundle instead of calling any server' -r -F
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l color -d 'When to colour the output (honours NO_COLOR)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l no-kube -d 'Do not read Kubernetes'
+complete -c unstuck -n "__fish_unstuck_using_subcommand health" -l no-ecs -d 'Do not read AWS ECS or CloudWatch Logs'
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s q -l quiet -d 'Print only the verdict line (table output); no progress, no warnings'
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s v -l verbose -d 'Log each request to stderr (-vv adds response sizes and retries)'
 complete -c unstuck -n "__fish_unstuck_using_subcommand health" -s h -l help -d 'Print help'

@@ -31,7 +31,7 @@ ensure_venv() {
   dir=$venvs/$name
   stamp=$dir/.requirements.sha256
   want=$(sha256sum "$req" | cut -d' ' -f1)
-  if [[ -x $dir/bin/prefect && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+  if [[ -x $dir/bin/python && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
     return 0
   fi
   log "creating $dir from $req (about a minute)"
@@ -43,14 +43,38 @@ ensure_venv() {
 
 # ensure_venvs: both Prefect versions, in parallel.
 ensure_venvs() {
-  local p3 p2
+  local p3 p2 moto
   mkdir -p "$venvs"
   ensure_venv prefect3 "$root/tests/python/prefect3.txt" &
   p3=$!
   ensure_venv prefect2 "$root/tests/python/prefect2.txt" &
   p2=$!
+  ensure_venv moto "$root/tests/python/moto.txt" &
+  moto=$!
   wait "$p3" || { log "installing Prefect 3 failed"; exit 1; }
   wait "$p2" || { log "installing Prefect 2 failed"; exit 1; }
+  wait "$moto" || { log "installing moto failed"; exit 1; }
+}
+
+# start_moto: moto's AWS server (ECS, CloudWatch Logs) on a free loopback port; sets url_moto.
+start_moto() {
+  local port home=$work/moto
+  port=$(free_port)
+  mkdir -p "$home"
+  setsid "$venvs/moto/bin/moto_server" -H 127.0.0.1 -p "$port" > "$home/server.log" 2>&1 < /dev/null &
+  pids+=("$!")
+  disown "$!"
+  url_moto="http://127.0.0.1:$port"
+  local deadline=$((SECONDS + 60))
+  until "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/moto-api/', timeout=2)" "$url_moto" 2>/dev/null; do
+    if (( SECONDS > deadline )); then
+      log "moto did not come up at $url_moto; its log:"
+      tail -n 40 "$home/server.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  log "moto ready at $url_moto"
 }
 
 free_port() {
@@ -98,7 +122,8 @@ wait_healthy() {
 #   p2        Prefect 2,
 #   p3secure  Prefect 3 with basic auth and CSRF protection,
 #   p2csrf    Prefect 2 with CSRF protection,
-#   p3small   Prefect 3 whose page limit is 10 (PREFECT_SERVER_API_DEFAULT_LIMIT): paging and 422s.
+#   p3small   Prefect 3 whose page limit is 10 (PREFECT_SERVER_API_DEFAULT_LIMIT): paging and 422s,
+#   moto      moto's AWS server for the ECS backend (ECS and CloudWatch Logs).
 start_all_servers() {
   ensure_venvs
   auth_string="admin:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -107,6 +132,7 @@ start_all_servers() {
   start_server p3secure prefect3 PREFECT_SERVER_API_AUTH_STRING="$auth_string" PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED=true
   start_server p2csrf prefect2 PREFECT_SERVER_CSRF_PROTECTION_ENABLED=true
   start_server p3small prefect3 PREFECT_SERVER_API_DEFAULT_LIMIT=10
+  start_moto
   for s in p3 p2 p3secure p2csrf p3small; do wait_healthy "$s"; done
 }
 
@@ -120,4 +146,6 @@ print_server_env() {
   echo "UNSTUCK_TEST_P3_SMALL_URL=$url_p3small"
   echo "UNSTUCK_TEST_P3_VENV=$venvs/prefect3"
   echo "UNSTUCK_TEST_P2_VENV=$venvs/prefect2"
+  echo "UNSTUCK_TEST_MOTO_URL=$url_moto"
+  echo "UNSTUCK_TEST_MOTO_VENV=$venvs/moto"
 }

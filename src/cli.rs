@@ -160,6 +160,19 @@ pub struct InfraArgs {
     /// Do not read Kubernetes.
     #[arg(long)]
     pub no_kube: bool,
+
+    /// The AWS profile to read ECS and CloudWatch Logs with (default: AWS_PROFILE, or the default
+    /// credential chain).
+    #[arg(long, value_name = "PROFILE", conflicts_with = "no_ecs", value_parser = parse_name)]
+    pub aws_profile: Option<String>,
+
+    /// The AWS region of the run's ECS cluster (default: AWS_REGION, else the region in the task's ARN).
+    #[arg(long, value_name = "REGION", conflicts_with = "no_ecs", value_parser = parse_name)]
+    pub aws_region: Option<String>,
+
+    /// Do not read AWS ECS or CloudWatch Logs.
+    #[arg(long)]
+    pub no_ecs: bool,
 }
 
 /// Saving and replaying evidence bundles.

@@ -182,7 +182,13 @@ impl Live {
 
     /// The bundle: the evidence, "now", the thresholds, and what only collection knew of its source
     /// (how long it took, how many requests); the rest of the sources section derives from the evidence.
-    fn finish(self, th: Thresholds, body: Body, kube: Option<&crate::kube::Collector>) -> (Bundle, Redactor) {
+    fn finish(
+        self,
+        th: Thresholds,
+        body: Body,
+        infra: Option<&crate::infra_collect::Backends<'_>>,
+    ) -> (Bundle, Redactor) {
+        let kube = infra.map(|b| b.kube);
         drop(self.progress);
         let source = SourceRecord {
             name: "prefect".into(),
@@ -198,6 +204,16 @@ impl Live {
                 status: SourceStatus::Collected,
                 detail: String::new(),
                 millis: kube.map_or(0, crate::kube::Collector::millis),
+                requests: Some(requests),
+            });
+        }
+        let ecs = infra.map(|b| b.ecs);
+        if let Some(requests) = ecs.and_then(crate::ecs::Collector::requests) {
+            sources.push(SourceRecord {
+                name: "ecs".into(),
+                status: SourceStatus::Collected,
+                detail: String::new(),
+                millis: ecs.map_or(0, crate::ecs::Collector::millis),
                 requests: Some(requests),
             });
         }
@@ -223,10 +239,12 @@ fn collect_doctor(args: &DoctorArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let live = Live::open(&args.api, g, budget, args.output == DoctorFormat::Table)?;
     let planner = checks::plan::Planner { thresholds: th, max_runs: 0 };
     let kube = kube_collector(&args.infra, budget, &live.redactor);
-    let opts = collect::Options { observe: args.observe, plan: &planner, infra: Some(&kube) };
+    let ecs = ecs_collector(&args.infra, budget, &live.redactor);
+    let backends = crate::infra_collect::Backends { kube: &kube, ecs: &ecs };
+    let opts = collect::Options { observe: args.observe, plan: &planner, infra: Some(&backends) };
     let ev =
         live.run(collect::collect_run(&live.client, &run_ref, live.cloud, &live.redactor, opts, &live.progress))?;
-    Ok(live.finish(th, Body::Doctor(Box::new(ev)), Some(&kube)))
+    Ok(live.finish(th, Body::Doctor(Box::new(ev)), Some(&backends)))
 }
 
 fn kube_collector(
@@ -236,6 +254,19 @@ fn kube_collector(
 ) -> crate::kube::Collector {
     let settings = crate::kube::KubeSettings { context: args.kube_context.clone(), disabled: args.no_kube };
     crate::kube::Collector::new(settings, budget, redactor.clone())
+}
+
+fn ecs_collector(
+    args: &crate::cli::InfraArgs,
+    budget: std::time::Duration,
+    redactor: &Redactor,
+) -> crate::ecs::Collector {
+    let settings = crate::ecs::AwsSettings {
+        profile: args.aws_profile.clone(),
+        region: args.aws_region.clone(),
+        disabled: args.no_ecs,
+    };
+    crate::ecs::Collector::new(settings, budget, redactor.clone())
 }
 
 /// `health`: the fleet, pool by pool.
@@ -293,14 +324,16 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     let live = Live::open(&args.api, g, args.api.timeout, args.output == HealthFormat::Table)?;
     let planner = checks::plan::Planner { thresholds: th, max_runs: args.max_runs };
     let kube = kube_collector(&args.infra, args.api.timeout, &live.redactor);
+    let ecs = ecs_collector(&args.infra, args.api.timeout, &live.redactor);
+    let backends = crate::infra_collect::Backends { kube: &kube, ecs: &ecs };
     let opts = health::HealthOptions {
         pools: args.pools.clone(),
         plan: &planner,
         concurrency: usize::from(args.concurrency),
-        infra: Some(&kube),
+        infra: Some(&backends),
     };
     let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
-    Ok(live.finish(th, Body::Health(Box::new(ev)), Some(&kube)))
+    Ok(live.finish(th, Body::Health(Box::new(ev)), Some(&backends)))
 }
 
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub mod ecs;
 pub mod kube;
 
 use crate::prefect::types::{Deployment, Flow, FlowRun, LogLine, State, WorkPool, WorkQueue, Worker, WorkerEvent};
@@ -275,6 +276,9 @@ pub struct RunEvidence {
     /// The run's Job, pods, events, nodes, quotas and container logs.
     #[serde(default)]
     pub kubernetes: Source<kube::KubeEvidence>,
+    /// The run's ECS task, task definition, cluster, capacity providers and log tail.
+    #[serde(default)]
+    pub ecs: Source<ecs::EcsEvidence>,
 }
 
 /// What the infrastructure collectors gathered for one run.
@@ -589,6 +593,34 @@ impl Body {
     }
 }
 
+impl Body {
+    /// How ECS fared, in words: a failure decides the status, then anything collected.
+    fn ecs_detail(&self) -> (SourceStatus, String) {
+        let sources: Vec<&Source<ecs::EcsEvidence>> = match self {
+            Body::Doctor(ev) => vec![&ev.ecs],
+            Body::Slots(_) => vec![],
+            Body::Health(ev) => ev.pools.iter().flat_map(|p| p.runs.iter().map(|r| &r.ecs)).collect(),
+        };
+        let collected: Vec<&ecs::EcsEvidence> = sources.iter().filter_map(|s| s.value()).collect();
+        let failed = sources.iter().find_map(|s| match s {
+            Source::Failed(f) => Some(f),
+            _ => None,
+        });
+        match (collected.first(), failed) {
+            (_, Some(f)) => {
+                let needs = f.needs.as_ref().map(|n| format!(" (unstuck needs {n})")).unwrap_or_default();
+                (SourceStatus::Failed, format!("{}{needs}", f.message))
+            }
+            (Some(e), None) if collected.len() == 1 => (SourceStatus::Collected, e.describe()),
+            (Some(_), None) => (SourceStatus::Collected, format!("{} read", crate::fmt::count(collected.len(), "run"))),
+            (None, None) => {
+                let skipped = sources.iter().find_map(|s| s.why_missing("ECS"));
+                (SourceStatus::Skipped, skipped.unwrap_or_else(|| "not consulted".into()))
+            }
+        }
+    }
+}
+
 impl Bundle {
     /// The report's sources section, derived from the evidence and what collection measured.
     pub fn sources(&self) -> Vec<SourceRecord> {
@@ -599,6 +631,10 @@ impl Bundle {
                 None => s.clone(),
                 Some(n) if s.name == "kubernetes" => {
                     let (status, detail) = self.body.kube_detail();
+                    SourceRecord { status, detail: format!("{detail}; {n} requests"), ..s.clone() }
+                }
+                Some(n) if s.name == "ecs" => {
+                    let (status, detail) = self.body.ecs_detail();
                     SourceRecord { status, detail: format!("{detail}; {n} requests"), ..s.clone() }
                 }
                 Some(n) => {

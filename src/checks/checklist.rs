@@ -67,7 +67,7 @@ pub type ItemJudge = fn(&Ctx<'_>, Item, &[&Finding]) -> Option<(ItemStatus, Stri
 /// The backends' judges, most specific first: an infrastructure backend that read the pod or task
 /// speaks before the Prefect API's view (which always answers, with "unknown" and why at worst). A new
 /// backend adds its judge here.
-pub static JUDGES: &[ItemJudge] = &[kubernetes, prefect];
+pub static JUDGES: &[ItemJudge] = &[kubernetes, ecs, prefect];
 
 fn judged(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus, String) {
     JUDGES.iter().find_map(|judge| judge(ctx, item, findings)).unwrap_or((ItemStatus::Unknown, "not judged".into()))
@@ -82,6 +82,20 @@ fn kubernetes(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> Option<(ItemS
     let inputs = ctx.kube_inputs();
     let owned: Vec<Finding> = findings.iter().map(|f| (*f).clone()).collect();
     super::k8s::checklist(kube, &ctx.kube_view(&inputs), &owned)
+        .into_iter()
+        .find(|(i, _, _)| *i == item)
+        .map(|(_, status, detail)| (status, detail))
+}
+
+/// What the run's ECS task says of the infrastructure items, once a worker has claimed the run.
+fn ecs(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> Option<(ItemStatus, String)> {
+    let ecs = ctx.ev.ecs.value()?;
+    if ctx.phase().needs_poll() {
+        return None;
+    }
+    let inputs = ctx.kube_inputs();
+    let owned: Vec<Finding> = findings.iter().map(|f| (*f).clone()).collect();
+    super::ecs::checklist(ecs, &ctx.ecs_view(&inputs), &owned)
         .into_iter()
         .find(|(i, _, _)| *i == item)
         .map(|(_, status, detail)| (status, detail))
@@ -205,11 +219,14 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
             if started && item != Item::Permissions {
                 return (Pass, "the run started, so its infrastructure came up".into());
             }
+            if is_ecs_pool(ctx) {
+                return (Unknown, ctx.ev.ecs.why_missing("ECS").unwrap_or_default());
+            }
             match &ctx.ev.kubernetes {
-                // Not a Kubernetes run: nothing reads its infrastructure yet.
+                // Neither a Kubernetes nor an ECS run: nothing reads its infrastructure yet.
                 Source::Skipped { .. } if !is_kube_pool(ctx) => (
                     Unknown,
-                    format!("{infra_what} is not inspected: unstuck reads the Prefect API and Kubernetes only"),
+                    format!("{infra_what} is not inspected: unstuck reads the Prefect API, Kubernetes and ECS only"),
                 ),
                 other => (Unknown, other.why_missing("Kubernetes").unwrap_or_default()),
             }
@@ -273,6 +290,15 @@ fn prefect_item(ctx: &Ctx<'_>, item: Item, findings: &[&Finding]) -> (ItemStatus
             (Pass, format!("{} in the pool{logs}", count(n, "live worker")))
         }
     }
+}
+
+fn is_ecs_pool(ctx: &Ctx<'_>) -> bool {
+    ctx.pool().and_then(|p| p.pool_type.as_deref()).is_some_and(|t| t.starts_with("ecs"))
+        || ctx
+            .run()
+            .infrastructure_pid
+            .as_deref()
+            .is_some_and(|p| matches!(crate::infra::parse(p, None), crate::infra::Infra::Ecs { .. }))
 }
 
 fn is_kube_pool(ctx: &Ctx<'_>) -> bool {

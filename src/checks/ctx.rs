@@ -240,21 +240,56 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Container output the infrastructure backends read (pod logs), as log lines of the container.
+    /// The run as the ECS checks see it (the same inputs as `kube_view`).
+    pub fn ecs_view<'b>(&'b self, inputs: &'b (Vec<String>, String)) -> super::ecs::RunView<'b> {
+        let run = self.run();
+        super::ecs::RunView {
+            run_id: &run.id,
+            state_type: run.state_type().map_or("", |t| t.as_str()),
+            state_name: &inputs.1,
+            state_since: self.state_since().unwrap_or(self.now),
+            now: self.now,
+            pending_threshold: self.thresholds.pending,
+            worker_log_lines: &inputs.0,
+        }
+    }
+
+    /// Container output the infrastructure backends read (pod logs, the ECS task's CloudWatch tail),
+    /// as log lines of the container.
     pub fn container_log_lines(&self) -> Vec<crate::prefect::types::LogLine> {
-        let Some(kube) = self.ev.kubernetes.value() else { return Vec::new() };
-        kube.logs
-            .iter()
-            .flat_map(|t| {
-                let name = format!("pod/{}/{}{}", t.pod, t.container, if t.previous { " (previous)" } else { "" });
-                t.lines.iter().map(move |l| crate::prefect::types::LogLine {
-                    name: Some(name.clone()),
+        let mut lines = self.ecs_log_lines();
+        let Some(kube) = self.ev.kubernetes.value() else { return lines };
+        lines.extend(
+            kube.logs
+                .iter()
+                .flat_map(|t| {
+                    let name = format!("pod/{}/{}{}", t.pod, t.container, if t.previous { " (previous)" } else { "" });
+                    t.lines.iter().map(move |l| crate::prefect::types::LogLine {
+                        name: Some(name.clone()),
+                        level: 0,
+                        message: l.clone(),
+                        timestamp: None,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        lines
+    }
+
+    fn ecs_log_lines(&self) -> Vec<crate::prefect::types::LogLine> {
+        use crate::evidence::ecs::ContainerLogs;
+        match self.ev.ecs.value().and_then(|e| e.logs.as_ref()) {
+            Some(ContainerLogs::LogTail { group, stream, lines, .. }) => lines
+                .iter()
+                .map(|l| crate::prefect::types::LogLine {
+                    name: Some(format!("cloudwatch/{group}/{stream}")),
                     level: 0,
                     message: l.clone(),
                     timestamp: None,
                 })
-            })
-            .collect()
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod claimer;
 mod claims;
 mod ctx;
 mod deployment;
+pub mod ecs;
 mod engine;
 pub mod fleet;
 pub mod judge;
@@ -259,9 +260,14 @@ pub static REGISTRY: &[Check] = &[
     run::LATE,
 ];
 
-/// Every check's documentation: the Prefect-side registry, then the Kubernetes checks.
+/// Every check's documentation: the Prefect-side registry, then the Kubernetes checks, then the ECS
+/// checks (`infra.exited-cleanly` is shared with Kubernetes and listed once).
 pub fn catalogue() -> impl Iterator<Item = &'static CheckInfo> {
-    REGISTRY.iter().map(|c| &c.info).chain(k8s::CHECKS.iter().copied())
+    REGISTRY
+        .iter()
+        .map(|c| &c.info)
+        .chain(k8s::CHECKS.iter().copied())
+        .chain(ecs::CHECKS.iter().copied().filter(|c| c.id != k8s::EXITED_CLEANLY.id))
 }
 
 pub fn find(id: &str) -> Option<&'static CheckInfo> {
@@ -278,21 +284,11 @@ pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = REGISTRY.iter().flat_map(|c| (c.run)(ctx)).collect();
     if let Some(kube) = ctx.ev.kubernetes.value() {
         let inputs = ctx.kube_inputs();
-        let mut found = k8s::rank(k8s::run_all(kube, &ctx.kube_view(&inputs)));
-        // A run stuck past its threshold with no Kubernetes cause: the most telling Kubernetes risk
-        // (an image still pulling, a node still coming, a pod Pending with nothing more specific) is
-        // what explains it, so it is the cause of this run.
-        let has_cause = found.iter().any(|f| f.kind == Kind::Cause);
-        if ctx.phase() == Phase::Pending && ctx.is_stuck() && !has_cause {
-            if let Some(top) = found.iter_mut().find(|f| f.kind == Kind::Risk) {
-                top.kind = Kind::Cause;
-            }
-        }
-        // run.infra-not-started is for infrastructure no backend explains.
-        if found.iter().any(|f| f.kind == Kind::Cause) {
-            findings.retain(|f| f.id != "run.infra-not-started");
-        }
-        findings.extend(found);
+        add_infrastructure(ctx, &mut findings, k8s::rank(k8s::run_all(kube, &ctx.kube_view(&inputs))));
+    }
+    if let Some(ecs) = ctx.ev.ecs.value() {
+        let inputs = ctx.kube_inputs();
+        add_infrastructure(ctx, &mut findings, ecs::rank(ecs::run_all(ecs, &ctx.ecs_view(&inputs))));
     }
     // What the worker itself saw of a clean exit, unless a backend already said it from the infrastructure.
     if !findings.iter().any(|f| f.id == k8s::EXITED_CLEANLY.id) {
@@ -303,6 +299,23 @@ pub fn run_all(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// Adds an infrastructure backend's ranked findings. A run stuck past its threshold with no cause from
+/// the backend is explained by its most telling risk (an image still pulling, a node or a task still
+/// coming, a pod Pending with nothing more specific), which becomes the run's cause; and
+/// run.infra-not-started, which is for infrastructure no backend explains, goes.
+fn add_infrastructure(ctx: &Ctx<'_>, findings: &mut Vec<Finding>, mut found: Vec<Finding>) {
+    let has_cause = found.iter().any(|f| f.kind == Kind::Cause);
+    if ctx.phase() == Phase::Pending && ctx.is_stuck() && !has_cause {
+        if let Some(top) = found.iter_mut().find(|f| f.kind == Kind::Risk) {
+            top.kind = Kind::Cause;
+        }
+    }
+    if found.iter().any(|f| f.kind == Kind::Cause) {
+        findings.retain(|f| f.id != "run.infra-not-started");
+    }
+    findings.extend(found);
 }
 
 #[cfg(test)]

@@ -182,6 +182,7 @@ impl Scenario {
             observation: None,
             infra_block: Source::skipped("the deployment names no infrastructure block"),
             kubernetes: Source::skipped("Kubernetes not consulted"),
+            ecs: Source::skipped("ECS not consulted"),
         };
         Scenario { ev }
     }

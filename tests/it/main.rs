@@ -27,6 +27,7 @@ mod checklist_real;
 mod cli;
 mod deploy;
 mod doctor_real;
+mod ecs_real;
 mod faults;
 mod harness;
 mod health_real;

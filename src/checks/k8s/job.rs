@@ -111,15 +111,19 @@ pub const EXITED_CLEANLY: CheckInfo = CheckInfo {
     symptom: false,
     unexplained: "",
     explanation: "\
-What it does: reports a Job that Succeeded (or a flow-run container that exited with code 0) while the
-run is still Pending, and the same seen by the worker: Prefect 3's prefect.worker.executed-flow-run event
-with status code 0 (its process worker writes no log line for a clean exit), or a worker's \"exited
-cleanly\" line.
+What it does: reports infrastructure that finished with exit code 0 while the run is still Pending: a
+Kubernetes Job that Succeeded (or a flow-run container that exited 0), an ECS task whose essential
+container exited 0, or the worker's own report of it (Prefect 3's prefect.worker.executed-flow-run event
+with status code 0: its process worker writes no log line for a clean exit; a worker's \"exited
+cleanly\" line). Something ran and succeeded, but it was not this run talking to this API:
+  - the command did not run the flow: a custom command or entrypoint in the job template, the
+    deployment, or the image replaced Prefect's (`prefect flow-run execute`)
+  - the flow ran but reported to another API: without PREFECT_API_URL in the container's environment
+    the engine starts an ephemeral local API inside the container and reports there
+For ECS it says whether PREFECT_API_URL is in the task definition's environment or secrets, or in
+RunTask's overrides, and quotes the container's last log lines.
 
-Why it matters: the container ran and exited 0 without ever reporting the run as Running: its command
-did not run the flow (a custom command that skips `prefect flow-run execute`), or the flow reported
-to another API. With no PREFECT_API_URL in the job's env the engine runs against an ephemeral local
-API, so this server never hears of it.",
+Why it matters: nothing will move the run on; it stays Pending until cancelled.",
     remediation: &[
         "kubectl -n <NS> logs job/<JOB> -c prefect-job",
         "Check the job's command (default `prefect flow-run execute`) and that PREFECT_API_URL is in its env",

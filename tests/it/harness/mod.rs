@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod ecs_api;
 pub mod kube_api;
 pub mod normalize;
 pub mod proxy;
@@ -98,6 +99,11 @@ fn from_env(label: &'static str, version: Gen, url_var: &str, auth_var: Option<&
 pub fn p3() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| from_env("p3", Gen::P3, "UNSTUCK_TEST_P3_URL", None, false))
+}
+
+/// moto's AWS server (ECS, CloudWatch Logs) and its virtualenv (whose boto3 builds the scenarios).
+pub fn moto() -> (String, PathBuf) {
+    (setting("UNSTUCK_TEST_MOTO_URL"), PathBuf::from(setting("UNSTUCK_TEST_MOTO_VENV")))
 }
 
 pub fn p2() -> &'static Server {

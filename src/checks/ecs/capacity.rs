@@ -37,10 +37,8 @@ only when capacity appears.",
 };
 
 pub(super) fn capacity(v: &View<'_>) -> Vec<Finding> {
-    let hit = v
-        .reasons_and_logs()
-        .into_iter()
-        .find_map(|(label, text)| classify::capacity(text).map(|c| (label, text, c)));
+    let hit =
+        v.reasons_and_logs().into_iter().find_map(|(label, text)| classify::capacity(text).map(|c| (label, text, c)));
     let cluster = v.cluster_display();
     let mut f = if let Some((label, text, cap)) = hit {
         let (title, why) = match &cap {
@@ -76,15 +74,9 @@ pub(super) fn capacity(v: &View<'_>) -> Vec<Finding> {
         f = f.evidence(format!(
             "cluster {}: {} registered container instances, {} running / {} pending tasks{}",
             c.name().unwrap_or("?"),
-            c.registered_container_instances_count
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-            c.running_tasks_count
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-            c.pending_tasks_count
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
+            c.registered_container_instances_count.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            c.running_tasks_count.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            c.pending_tasks_count.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
             if c.capacity_providers.is_empty() {
                 String::new()
             } else {
@@ -93,18 +85,12 @@ pub(super) fn capacity(v: &View<'_>) -> Vec<Finding> {
         ));
     }
     for cp in &v.ecs.capacity_providers {
-        if let Some(ms) = cp
-            .auto_scaling_group_provider
-            .as_ref()
-            .and_then(|a| a.managed_scaling.as_ref())
-        {
+        if let Some(ms) = cp.auto_scaling_group_provider.as_ref().and_then(|a| a.managed_scaling.as_ref()) {
             f = f.evidence(format!(
                 "capacity provider {}: managed scaling {}{}",
                 cp.name.as_deref().unwrap_or("?"),
                 ms.status.as_deref().unwrap_or("?"),
-                ms.target_capacity
-                    .map(|t| format!(", target capacity {t}%"))
-                    .unwrap_or_default()
+                ms.target_capacity.map(|t| format!(", target capacity {t}%")).unwrap_or_default()
             ));
         }
     }
@@ -143,9 +129,7 @@ fn no_instances(v: &View<'_>, cluster: &str) -> Option<Finding> {
                 td.requires_compatibilities.iter().any(|r| r == "EC2")
                     && !td.requires_compatibilities.iter().any(|r| r == "FARGATE")
             }));
-    let waiting = v
-        .task
-        .is_none_or(|t| matches!(t.status(), TaskStatus::Provisioning | TaskStatus::Pending));
+    let waiting = v.task.is_none_or(|t| matches!(t.status(), TaskStatus::Provisioning | TaskStatus::Pending));
     (ec2 && waiting).then(|| {
         Finding::new(&CAPACITY, Severity::Critical, format!("Cluster '{cluster}' has no container instances for the EC2 task"))
             .detail("no-container-instances: the task uses the EC2 launch type and no container instance is registered with the cluster.")
@@ -156,11 +140,7 @@ fn no_instances(v: &View<'_>, cluster: &str) -> Option<Finding> {
 /// A task still waiting for placement past the pending threshold.
 fn waiting(v: &View<'_>) -> Option<Finding> {
     let task = v.task?;
-    if !matches!(
-        task.status(),
-        TaskStatus::Provisioning | TaskStatus::Pending
-    ) || task.pull_started_at.is_some()
-    {
+    if !matches!(task.status(), TaskStatus::Provisioning | TaskStatus::Pending) || task.pull_started_at.is_some() {
         return None;
     }
     let since = task.created_at.unwrap_or(v.run.state_since);
@@ -169,11 +149,7 @@ fn waiting(v: &View<'_>) -> Option<Finding> {
         return None;
     }
     let status = task.last_status.as_deref().unwrap_or("PROVISIONING");
-    let on = task
-        .capacity_provider_name
-        .as_deref()
-        .or(task.launch_type.as_deref())
-        .unwrap_or("the cluster");
+    let on = task.capacity_provider_name.as_deref().or(task.launch_type.as_deref()).unwrap_or("the cluster");
     Some(
         Finding::new(&CAPACITY, Severity::Error, format!("The ECS task has waited {} in {status} for capacity on {on}", human(waited)))
             .detail(format!(
@@ -194,7 +170,9 @@ fn fixes(v: &View<'_>, mut f: Finding) -> Finding {
     } else if detail.starts_with("resource-ports") {
         f = f.fix("Another task holds the host port: use awsvpc network mode, or a dynamic host port (hostPort 0) in bridge mode");
     } else if detail.starts_with("unavailable") {
-        f = f.fix("Give the network_configuration job variable subnets in several availability zones, and retry the run");
+        f = f.fix(
+            "Give the network_configuration job variable subnets in several availability zones, and retry the run",
+        );
     } else if detail.starts_with("empty-capacity-provider")
         || detail.starts_with("no-container-instances")
         || detail.starts_with("pending")
@@ -203,12 +181,7 @@ fn fixes(v: &View<'_>, mut f: Finding) -> Finding {
             .ecs
             .capacity_providers
             .iter()
-            .filter_map(|c| {
-                c.auto_scaling_group_provider
-                    .as_ref()?
-                    .auto_scaling_group_arn
-                    .as_deref()
-            })
+            .filter_map(|c| c.auto_scaling_group_provider.as_ref()?.auto_scaling_group_arn.as_deref())
             .filter_map(|a| a.rsplit_once("autoScalingGroupName/").map(|(_, n)| n))
             .next();
         match asg {
@@ -221,19 +194,14 @@ fn fixes(v: &View<'_>, mut f: Finding) -> Finding {
             None => f = f.fix("Add capacity to the cluster (register EC2 container instances), or run on Fargate: launch_type FARGATE / capacity_provider_strategy job variables"),
         }
         if !v.ecs.capacity_providers.is_empty() {
-            let names: Vec<&str> = v
-                .ecs
-                .capacity_providers
-                .iter()
-                .filter_map(|c| c.name.as_deref())
-                .collect();
-            f = f.fix(format!("Check the capacity providers: aws ecs describe-capacity-providers --capacity-providers {}", names.iter().map(|n| sh(n)).collect::<Vec<_>>().join(" ")));
+            let names: Vec<&str> = v.ecs.capacity_providers.iter().filter_map(|c| c.name.as_deref()).collect();
+            f = f.fix(format!(
+                "Check the capacity providers: aws ecs describe-capacity-providers --capacity-providers {}",
+                names.iter().map(|n| sh(n)).collect::<Vec<_>>().join(" ")
+            ));
         }
     }
-    f = f.fix(format!(
-        "Check the cluster's capacity: {}",
-        v.describe_clusters()
-    ));
+    f = f.fix(format!("Check the cluster's capacity: {}", v.describe_clusters()));
     if let Some(cmd) = v.describe_tasks() {
         f = f.fix(format!("Watch the task: {cmd}"));
     }
@@ -265,13 +233,17 @@ pub(super) fn spot_interruption(v: &View<'_>) -> Vec<Finding> {
     if task.stop_code() != Some(StopCode::SpotInterruption) {
         return vec![];
     }
-    let on = task
-        .capacity_provider_name
-        .as_deref()
-        .unwrap_or("Spot capacity");
-    let mut f = Finding::new(&SPOT_INTERRUPTION, Severity::Warning, format!("The ECS task was stopped by a Spot interruption ({on})"))
-        .detail("spot-interruption: AWS reclaimed the Spot capacity the task ran on; the flow did not fail by itself.")
-        .evidence(format!("stopCode: SpotInterruption (lastStatus {})", task.last_status.as_deref().unwrap_or("?")));
+    let on = task.capacity_provider_name.as_deref().unwrap_or("Spot capacity");
+    // A run that crashed because its capacity was reclaimed: the interruption is the crash's cause, and
+    // ranks above the Prefect side's `run.crashed` (same severity, more specific evidence).
+    let crashed = v.run.state_type.eq_ignore_ascii_case("CRASHED");
+    let mut f = Finding::new(
+        &SPOT_INTERRUPTION,
+        if crashed { Severity::Error } else { Severity::Warning },
+        format!("The ECS task was stopped by a Spot interruption ({on})"),
+    )
+    .detail("spot-interruption: AWS reclaimed the Spot capacity the task ran on; the flow did not fail by itself.")
+    .evidence(format!("stopCode: SpotInterruption (lastStatus {})", task.last_status.as_deref().unwrap_or("?")));
     if let Some(r) = task.stopped_reason.as_deref() {
         f = f.evidence(format!("stoppedReason: {}", quote(r)));
     }
@@ -280,6 +252,9 @@ pub(super) fn spot_interruption(v: &View<'_>) -> Vec<Finding> {
         .fix("Add retries to the deployment so an interrupted run starts again");
     if let Some(cmd) = v.describe_tasks() {
         f = f.fix(format!("See the task: {cmd}"));
+    }
+    if crashed {
+        f = f.kind(Kind::Cause);
     }
     vec![f.subject(v.subject())]
 }

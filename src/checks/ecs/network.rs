@@ -36,48 +36,27 @@ no task was created at all and the run crashes at submission or stays Pending.",
     ],
 };
 
-static SUBNET_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bsubnet-[0-9a-f]+\b").unwrap_or_else(|e| panic!("subnet pattern: {e}"))
-});
-static SG_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bsg-[0-9a-f]+\b").unwrap_or_else(|e| panic!("security group pattern: {e}"))
-});
+static SUBNET_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bsubnet-[0-9a-f]+\b").unwrap_or_else(|e| panic!("subnet pattern: {e}")));
+static SG_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bsg-[0-9a-f]+\b").unwrap_or_else(|e| panic!("security group pattern: {e}")));
 
 pub(super) fn network(v: &View<'_>) -> Vec<Finding> {
-    let Some((label, text, kind)) = v
-        .reasons_and_logs()
-        .into_iter()
-        .find_map(|(label, text)| classify::network(text).map(|k| (label, text, k)))
+    let Some((label, text, kind)) =
+        v.reasons_and_logs().into_iter().find_map(|(label, text)| classify::network(text).map(|k| (label, text, k)))
     else {
         return vec![];
     };
-    let region = v
-        .ecs
-        .region
-        .as_deref()
-        .map(|r| format!(" --region {}", sh(r)))
-        .unwrap_or_default();
-    let eni_subnet = v
-        .task
-        .and_then(|t| t.eni())
-        .and_then(|a| a.detail("subnetId"))
-        .map(str::to_string);
-    let subnet = SUBNET_ID
-        .find(text)
-        .map(|m| m.as_str().to_string())
-        .or(eni_subnet);
+    let region = v.ecs.region.as_deref().map(|r| format!(" --region {}", sh(r))).unwrap_or_default();
+    let eni_subnet = v.task.and_then(|t| t.eni()).and_then(|a| a.detail("subnetId")).map(str::to_string);
+    let subnet = SUBNET_ID.find(text).map(|m| m.as_str().to_string()).or(eni_subnet);
     let (title, why) = match kind {
         Net::ServiceLinkedRole => (
-            "ECS cannot assume its service-linked role: the account has no AWSServiceRoleForECS"
-                .to_string(),
+            "ECS cannot assume its service-linked role: the account has no AWSServiceRoleForECS".to_string(),
             "ECS needs the AWSServiceRoleForECS service-linked role to manage the task's network interface, and it does not exist",
         ),
         Net::Subnet => (
-            format!(
-                "The task's subnet {} is not usable",
-                subnet.as_deref().unwrap_or("")
-            )
-            .replace("  ", " "),
+            format!("The task's subnet {} is not usable", subnet.as_deref().unwrap_or("")).replace("  ", " "),
             "a subnet in the network configuration does not exist in this region/account, or has no free addresses",
         ),
         Net::SecurityGroup => (
@@ -99,9 +78,7 @@ pub(super) fn network(v: &View<'_>) -> Vec<Finding> {
         f = f.evidence(format!(
             "network interface attachment: status {}{}",
             eni.status.as_deref().unwrap_or("?"),
-            eni.detail("subnetId")
-                .map(|s| format!(", subnet {s}"))
-                .unwrap_or_default()
+            eni.detail("subnetId").map(|s| format!(", subnet {s}")).unwrap_or_default()
         ));
     }
     f = match kind {

@@ -8,32 +8,22 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{CHECKS, RunView};
+use super::RunView;
 use crate::checks::Finding;
 use crate::evidence::ecs::{
-    ContainerLogs, DescribeCapacityProvidersResponse, DescribeClustersResponse,
-    DescribeTaskDefinitionResponse, DescribeTasksResponse, EcsEvidence, Failure, Located,
-    LogEventsResponse, Lookup, PREFECT_CONTAINER, arn_region, awslogs_stream, failure_for,
-    log_tail, parse_infrastructure_pid, parse_task_arn, select_cluster, select_task,
+    ContainerLogs, DescribeCapacityProvidersResponse, DescribeClustersResponse, DescribeTaskDefinitionResponse,
+    DescribeTasksResponse, EcsEvidence, Failure, Located, LogEventsResponse, Lookup, PREFECT_CONTAINER, arn_region,
+    awslogs_stream, failure_for, log_tail, parse_infrastructure_pid, parse_task_arn, select_cluster, select_task,
 };
 
 /// The AWS ECS ids of SPEC 7 (plus `infra.exited-cleanly`, which an ECS task can show).
-pub const SPEC_ECS_IDS: &[&str] = &[
-    "ecs.image-pull",
-    "ecs.resource-init",
-    "ecs.container-start",
-    "ecs.oom",
-    "ecs.failed-to-start",
-    "ecs.capacity",
-    "ecs.network",
-    "ecs.spot-interruption",
-    "ecs.essential-exited",
-    "ecs.task-missing",
-    "ecs.cluster-missing",
-    "ecs.stopped-not-crashed",
-    "ecs.register-failed",
-    "infra.exited-cleanly",
-];
+pub fn spec_ecs_ids() -> Vec<&'static str> {
+    crate::checks::testkit::SPEC_IDS
+        .iter()
+        .copied()
+        .filter(|id| id.starts_with("ecs.") || *id == "infra.exited-cleanly")
+        .collect()
+}
 
 #[derive(Debug, Deserialize)]
 struct ScenarioFile {
@@ -108,9 +98,7 @@ impl Scenario {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("ecs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("ecs")
 }
 
 /// Every scenario directory, sorted.
@@ -132,37 +120,22 @@ fn read<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Option<T> {
 
 /// Loads a scenario and selects the run's objects as the collector would.
 pub fn load_scenario(dir: &Path) -> Scenario {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let s: ScenarioFile =
-        read(dir, "scenario.json").unwrap_or_else(|| panic!("{name}: no scenario.json"));
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let s: ScenarioFile = read(dir, "scenario.json").unwrap_or_else(|| panic!("{name}: no scenario.json"));
     let tasks_resp: Option<DescribeTasksResponse> = read(dir, "describe-tasks.json");
-    let tasks = tasks_resp
-        .as_ref()
-        .map(|r| r.tasks.as_slice())
-        .unwrap_or_default();
-    let pid = s
-        .infrastructure_pid
-        .as_deref()
-        .and_then(parse_infrastructure_pid);
+    let tasks = tasks_resp.as_ref().map(|r| r.tasks.as_slice()).unwrap_or_default();
+    let pid = s.infrastructure_pid.as_deref().and_then(parse_infrastructure_pid);
 
     let (located, task) = match pid {
         Some((cluster, arn)) => {
-            let located = Located::ByPid {
-                cluster: cluster.to_string(),
-                task_arn: arn.to_string(),
-            };
+            let located = Located::ByPid { cluster: cluster.to_string(), task_arn: arn.to_string() };
             let task = match (select_task(tasks, Some(arn), &s.run_id), &tasks_resp) {
                 (Some(t), _) => Lookup::Found(t.clone()),
-                (None, Some(r)) => {
-                    Lookup::Missing(failure_for(&r.failures, arn).cloned().unwrap_or(Failure {
-                        arn: Some(arn.to_string()),
-                        reason: Some("MISSING".into()),
-                        detail: None,
-                    }))
-                }
+                (None, Some(r)) => Lookup::Missing(failure_for(&r.failures, arn).cloned().unwrap_or(Failure {
+                    arn: Some(arn.to_string()),
+                    reason: Some("MISSING".into()),
+                    detail: None,
+                })),
                 (None, None) => Lookup::NotChecked,
             };
             (located, task)
@@ -170,13 +143,7 @@ pub fn load_scenario(dir: &Path) -> Scenario {
         None => {
             let cluster = s.cluster.clone().unwrap_or_else(|| "default".into());
             match select_task(tasks, None, &s.run_id) {
-                Some(t) => (
-                    Located::ByTag {
-                        cluster,
-                        listed: tasks.len(),
-                    },
-                    Lookup::Found(t.clone()),
-                ),
+                Some(t) => (Located::ByTag { cluster, listed: tasks.len() }, Lookup::Found(t.clone())),
                 None => (
                     Located::NotFound {
                         tried: format!(
@@ -192,31 +159,21 @@ pub fn load_scenario(dir: &Path) -> Scenario {
         }
     };
     let selected_arn = task.found().and_then(|t| t.task_arn.clone());
-    let other_task_arns = tasks
-        .iter()
-        .filter_map(|t| t.task_arn.clone())
-        .filter(|a| Some(a) != selected_arn.as_ref())
-        .collect();
+    let other_task_arns =
+        tasks.iter().filter_map(|t| t.task_arn.clone()).filter(|a| Some(a) != selected_arn.as_ref()).collect();
 
     let cluster_arg = located.cluster().map(str::to_string);
-    let cluster = match (
-        read::<DescribeClustersResponse>(dir, "describe-clusters.json"),
-        &cluster_arg,
-    ) {
+    let cluster = match (read::<DescribeClustersResponse>(dir, "describe-clusters.json"), &cluster_arg) {
         (Some(resp), Some(c)) => select_cluster(&resp, c),
         _ => Lookup::NotChecked,
     };
-    let task_definition =
-        match read::<DescribeTaskDefinitionResponse>(dir, "describe-task-definition.json") {
-            Some(DescribeTaskDefinitionResponse {
-                task_definition: Some(td),
-            }) => Lookup::Found(td),
-            _ => Lookup::NotChecked,
-        };
-    let capacity_providers =
-        read::<DescribeCapacityProvidersResponse>(dir, "describe-capacity-providers.json")
-            .map(|r| r.capacity_providers)
-            .unwrap_or_default();
+    let task_definition = match read::<DescribeTaskDefinitionResponse>(dir, "describe-task-definition.json") {
+        Some(DescribeTaskDefinitionResponse { task_definition: Some(td) }) => Lookup::Found(td),
+        _ => Lookup::NotChecked,
+    };
+    let capacity_providers = read::<DescribeCapacityProvidersResponse>(dir, "describe-capacity-providers.json")
+        .map(|r| r.capacity_providers)
+        .unwrap_or_default();
 
     // The flow container's log stream, as the worker's observer computes it.
     let logs = task.found().and_then(|t| {
@@ -232,33 +189,16 @@ pub fn load_scenario(dir: &Path) -> Scenario {
         let stream = awslogs_stream(prefix, &container, t.id()?);
         Some(match read::<LogEventsResponse>(dir, "log-events.json") {
             Some(resp) => log_tail(group, &stream, &resp, 50),
-            None => ContainerLogs::NoStream {
-                group: group.to_string(),
-                stream,
-            },
+            None => ContainerLogs::NoStream { group: group.to_string(), stream },
         })
     });
 
     let region = selected_arn
         .as_deref()
         .and_then(|a| parse_task_arn(a).map(|p| p.region.to_string()))
-        .or_else(|| {
-            pid.and_then(|(_, arn)| parse_task_arn(arn))
-                .map(|p| p.region.to_string())
-        })
-        .or_else(|| {
-            cluster
-                .found()
-                .and_then(|c| c.cluster_arn.as_deref())
-                .and_then(arn_region)
-                .map(str::to_string)
-        })
-        .or_else(|| {
-            cluster_arg
-                .as_deref()
-                .and_then(arn_region)
-                .map(str::to_string)
-        });
+        .or_else(|| pid.and_then(|(_, arn)| parse_task_arn(arn)).map(|p| p.region.to_string()))
+        .or_else(|| cluster.found().and_then(|c| c.cluster_arn.as_deref()).and_then(arn_region).map(str::to_string))
+        .or_else(|| cluster_arg.as_deref().and_then(arn_region).map(str::to_string));
 
     Scenario {
         name,
@@ -287,17 +227,10 @@ pub fn load_scenario(dir: &Path) -> Scenario {
 fn title_case(s: &str) -> String {
     let lower = s.to_ascii_lowercase();
     let mut c = lower.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
-/// Findings in rank order: cause before risk before info, then severity, then registry order.
-pub fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
-    let order = |id: &str| CHECKS.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
-    findings.sort_by_key(|f| (f.kind, f.severity, order(f.id)));
-    findings
-}
+pub use super::rank;
 
 /// Every piece of text a finding shows.
 pub fn finding_text(f: &Finding) -> String {

@@ -29,12 +29,7 @@ cluster) names it; a wrong name or region fails every run of the pool.",
 
 pub(super) fn cluster_missing(v: &View<'_>) -> Vec<Finding> {
     let cluster = v.cluster_display();
-    let region = v
-        .ecs
-        .region
-        .as_deref()
-        .map(|r| format!(" --region {}", sh(r)))
-        .unwrap_or_default();
+    let region = v.ecs.region.as_deref().map(|r| format!(" --region {}", sh(r))).unwrap_or_default();
     let mut evidence = Vec::new();
     let mut inactive = false;
     match &v.ecs.cluster {
@@ -42,17 +37,11 @@ pub(super) fn cluster_missing(v: &View<'_>) -> Vec<Finding> {
             "DescribeClusters failures: arn {} reason {}{}",
             fail.arn.as_deref().unwrap_or(&cluster),
             fail.reason.as_deref().unwrap_or("MISSING"),
-            fail.detail
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
+            fail.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
         )),
         Lookup::Found(c) if c.status.as_deref() == Some("INACTIVE") => {
             inactive = true;
-            evidence.push(format!(
-                "cluster {} status: INACTIVE",
-                c.name().unwrap_or(&cluster)
-            ));
+            evidence.push(format!("cluster {} status: INACTIVE", c.name().unwrap_or(&cluster)));
         }
         _ => {}
     }
@@ -137,9 +126,7 @@ pub(super) fn task_missing(v: &View<'_>) -> Vec<Finding> {
         f = f.evidence(format!("infrastructure_pid: {pid}"));
     }
     if let Some(cmd) = v.logs_tail() {
-        f = f.fix(format!(
-            "Read the task's container log (it outlives the task): {cmd}"
-        ));
+        f = f.fix(format!("Read the task's container log (it outlives the task): {cmd}"));
     }
     if let Some((group, _)) = v.log_location() {
         f = f.fix(format!(

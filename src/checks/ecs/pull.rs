@@ -44,31 +44,22 @@ pub(super) fn image_pull(v: &View<'_>) -> Vec<Finding> {
         .filter_map(|(label, text)| classify::pull(text).map(|k| (label, text, k)))
         .collect();
     // The most complete source that says what went wrong; a cut-off reason only when nothing else does.
-    let Some((label, text, kind)) = hits
-        .iter()
-        .find(|h| h.2 != Pull::Other)
-        .or(hits.first())
-        .cloned()
-    else {
+    let Some((label, text, kind)) = hits.iter().find(|h| h.2 != Pull::Other).or(hits.first()).cloned() else {
         return vec![];
     };
     let container = v.flow_container_name();
     let image = v
         .task
         .and_then(|t| t.container(&container).and_then(|c| c.image.clone()))
-        .or_else(|| {
-            v.td.and_then(|td| td.container(&container))
-                .and_then(|c| c.image.clone())
-        })
+        .or_else(|| v.td.and_then(|td| td.container(&container)).and_then(|c| c.image.clone()))
         .unwrap_or_else(|| "the image".to_string());
     let ecr = classify::is_ecr(&image) || classify::is_ecr(text);
     let role = v.td.and_then(|td| td.execution_role_arn.as_deref());
 
     let (why, title) = match kind {
-        Pull::NotFound => (
-            "the repository or tag does not exist in the registry",
-            format!("The image {image} does not exist"),
-        ),
+        Pull::NotFound => {
+            ("the repository or tag does not exist in the registry", format!("The image {image} does not exist"))
+        }
         Pull::Unauthorized if ecr => (
             "ECR refused the pull: the task execution role may not pull from this repository",
             format!("The task may not pull {image} from ECR"),
@@ -85,16 +76,12 @@ pub(super) fn image_pull(v: &View<'_>) -> Vec<Finding> {
             "the task's network cannot reach the registry (no route to the internet or to ECR's VPC endpoints)",
             format!("The task cannot reach the registry to pull {image}"),
         ),
-        Pull::Other => (
-            "the image pull failed; the reason was cut off before saying why",
-            format!("The task cannot pull {image}"),
-        ),
+        Pull::Other => {
+            ("the image pull failed; the reason was cut off before saying why", format!("The task cannot pull {image}"))
+        }
     };
     let mut f = Finding::new(&IMAGE_PULL, Severity::Critical, title)
-        .detail(format!(
-            "{}: {why}. The task stopped before any container ran.",
-            kind.token()
-        ))
+        .detail(format!("{}: {why}. The task stopped before any container ran.", kind.token()))
         .evidence(format!("{label}: {}", quote(text)));
     if let Some(code) = v.stop_code_evidence() {
         f = f.evidence(code);
@@ -102,10 +89,7 @@ pub(super) fn image_pull(v: &View<'_>) -> Vec<Finding> {
     if kind == Pull::Unauthorized && ecr {
         f = f.evidence(match role {
             Some(r) => format!("execution role: {r}"),
-            None => {
-                "the task definition has no executionRoleArn: Fargate needs one to pull from ECR"
-                    .to_string()
-            }
+            None => "the task definition has no executionRoleArn: Fargate needs one to pull from ECR".to_string(),
         });
     }
 
@@ -152,9 +136,7 @@ pub(super) fn image_pull(v: &View<'_>) -> Vec<Finding> {
         f = f.fix(format!("Read the task's reasons: {cmd}"));
     }
     if let Some(cmd) = v.describe_task_definition() {
-        f = f.fix(format!(
-            "Check the image and execution role the task used: {cmd}"
-        ));
+        f = f.fix(format!("Check the image and execution role the task used: {cmd}"));
     }
     vec![f.subject(v.subject())]
 }
@@ -167,9 +149,7 @@ fn ecr_repo_tag(image: &str) -> Option<(&str, &str)> {
     }
     let (_, path) = image.split_once('/')?;
     match path.rsplit_once(':') {
-        Some((repo, tag)) if !repo.is_empty() && !tag.is_empty() && !repo.contains('@') => {
-            Some((repo, tag))
-        }
+        Some((repo, tag)) if !repo.is_empty() && !tag.is_empty() && !repo.contains('@') => Some((repo, tag)),
         _ if !path.contains('@') && !path.is_empty() => Some((path, "latest")),
         _ => None,
     }
@@ -193,15 +173,9 @@ mod tests {
         let img = "123456789012.dkr.ecr.us-east-1.amazonaws.com/flows/etl:2024-11-21";
         assert_eq!(ecr_repo_tag(img), Some(("flows/etl", "2024-11-21")));
         assert_eq!(region_of(img), Some("us-east-1"));
-        assert_eq!(
-            ecr_repo_tag("123456789012.dkr.ecr.us-east-1.amazonaws.com/flows"),
-            Some(("flows", "latest"))
-        );
+        assert_eq!(ecr_repo_tag("123456789012.dkr.ecr.us-east-1.amazonaws.com/flows"), Some(("flows", "latest")));
         assert_eq!(ecr_repo_tag("prefecthq/prefect:3-latest"), None);
-        assert_eq!(
-            ecr_repo_tag("123456789012.dkr.ecr.us-east-1.amazonaws.com/flows@sha256:abc"),
-            None
-        );
+        assert_eq!(ecr_repo_tag("123456789012.dkr.ecr.us-east-1.amazonaws.com/flows@sha256:abc"), None);
         assert_eq!(region_of("x"), None);
     }
 }

@@ -43,23 +43,14 @@ permission paths for one failed task.",
 };
 
 pub(super) fn resource_init(v: &View<'_>) -> Vec<Finding> {
-    let Some((label, text, (what, cause))) = v
-        .reasons_and_logs()
-        .into_iter()
-        .find_map(|(label, text)| classify::init(text).map(|c| (label, text, c)))
+    let Some((label, text, (what, cause))) =
+        v.reasons_and_logs().into_iter().find_map(|(label, text)| classify::init(text).map(|c| (label, text, c)))
     else {
         return vec![];
     };
-    let sub = if cause == InitCause::Unreachable || what == InitWhat::Eni {
-        "network"
-    } else {
-        what.token()
-    };
-    let paren = if sub == what.token() {
-        cause.token().to_string()
-    } else {
-        format!("{} {}", what.token(), cause.token())
-    };
+    let sub = if cause == InitCause::Unreachable || what == InitWhat::Eni { "network" } else { what.token() };
+    let paren =
+        if sub == what.token() { cause.token().to_string() } else { format!("{} {}", what.token(), cause.token()) };
     let service = what.service();
     let sentence = match cause {
         InitCause::AccessDenied => format!("the task execution role may not read {service}"),
@@ -70,9 +61,7 @@ pub(super) fn resource_init(v: &View<'_>) -> Vec<Finding> {
         InitCause::Other => format!("Fargate could not set up {service}"),
     };
     let title = match (what, cause) {
-        (InitWhat::Logging, InitCause::Missing) => {
-            "The task's CloudWatch log group does not exist".to_string()
-        }
+        (InitWhat::Logging, InitCause::Missing) => "The task's CloudWatch log group does not exist".to_string(),
         (_, InitCause::AccessDenied) => format!("The task execution role may not read {service}"),
         (_, InitCause::Unreachable) => format!("The task cannot reach {service} from its subnets"),
         _ => format!("ECS could not set up {service} for the task"),
@@ -81,9 +70,7 @@ pub(super) fn resource_init(v: &View<'_>) -> Vec<Finding> {
     let role_txt = role.map(|r| format!(" ({r})")).unwrap_or_default();
 
     let mut f = Finding::new(&RESOURCE_INIT, Severity::Critical, title)
-        .detail(format!(
-            "{sub} ({paren}): {sentence}. The task stopped before any container ran."
-        ))
+        .detail(format!("{sub} ({paren}): {sentence}. The task stopped before any container ran."))
         .evidence(format!("{label}: {}", quote(text)));
     if let Some(code) = v.stop_code_evidence() {
         f = f.evidence(code);
@@ -105,11 +92,7 @@ pub(super) fn resource_init(v: &View<'_>) -> Vec<Finding> {
             let more = secrets.len().saturating_sub(1);
             f = f.evidence(format!(
                 "the task definition's secrets read {first}{}",
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                if more > 0 { format!(" and {more} more") } else { String::new() }
             ));
         }
     }
@@ -151,9 +134,7 @@ pub(super) fn resource_init(v: &View<'_>) -> Vec<Finding> {
         f = f.fix(format!("Read the task's reasons: {cmd}"));
     }
     if let Some(cmd) = v.describe_task_definition() {
-        f = f.fix(format!(
-            "Check the secrets, log configuration and execution role the task used: {cmd}"
-        ));
+        f = f.fix(format!("Check the secrets, log configuration and execution role the task used: {cmd}"));
     }
     f = f.fix("Or let AWS walk the network and permission paths: the AWSSupport-TroubleshootECSTaskFailedToStart Systems Manager runbook, with this cluster and task id");
     vec![f.subject(v.subject())]
@@ -163,13 +144,9 @@ fn endpoints(what: InitWhat) -> &'static str {
     match what {
         InitWhat::SecretsManager => "com.amazonaws.<region>.secretsmanager",
         InitWhat::Ssm => "com.amazonaws.<region>.ssm",
-        InitWhat::RegistryAuth => {
-            "com.amazonaws.<region>.ecr.api, ecr.dkr and the S3 gateway endpoint"
-        }
+        InitWhat::RegistryAuth => "com.amazonaws.<region>.ecr.api, ecr.dkr and the S3 gateway endpoint",
         InitWhat::Logging => "com.amazonaws.<region>.logs",
-        InitWhat::Eni | InitWhat::Unknown => {
-            "ecr.api, ecr.dkr, S3, logs, secretsmanager, ssm as the task needs"
-        }
+        InitWhat::Eni | InitWhat::Unknown => "ecr.api, ecr.dkr, S3, logs, secretsmanager, ssm as the task needs",
     }
 }
 
@@ -203,10 +180,8 @@ was logged from inside the container.",
 };
 
 pub(super) fn container_start(v: &View<'_>) -> Vec<Finding> {
-    let Some((label, text, kind)) = v
-        .reasons()
-        .into_iter()
-        .find_map(|(label, text)| classify::start(text).map(|k| (label, text, k)))
+    let Some((label, text, kind)) =
+        v.reasons().into_iter().find_map(|(label, text)| classify::start(text).map(|k| (label, text, k)))
     else {
         return vec![];
     };
@@ -221,27 +196,17 @@ pub(super) fn container_start(v: &View<'_>) -> Vec<Finding> {
         (Start::Container, Some(h)) if h.contains("executable file not found") => {
             "The task's container cannot start: its command is not in the image".to_string()
         }
-        _ => format!(
-            "The task's container could not be started ({})",
-            kind.token()
-        ),
+        _ => format!("The task's container could not be started ({})", kind.token()),
     };
     let mut f = Finding::new(&CONTAINER_START, Severity::Critical, title)
-        .detail(format!(
-            "{}: {what}{}.",
-            kind.token(),
-            hint.map(|h| format!("; {h}")).unwrap_or_default()
-        ))
+        .detail(format!("{}: {what}{}.", kind.token(), hint.map(|h| format!("; {h}")).unwrap_or_default()))
         .evidence(format!("{label}: {}", quote(text)));
     if let Some(code) = v.stop_code_evidence() {
         f = f.evidence(code);
     }
     let container = v.flow_container_name();
     if let Some(cmd) = v.task.and_then(|t| t.override_command(&container)) {
-        f = f.evidence(format!(
-            "container {container} command (RunTask override): {}",
-            cmd.join(" ")
-        ));
+        f = f.evidence(format!("container {container} command (RunTask override): {}", cmd.join(" ")));
     }
     if let Some(h) = hint {
         f = f.fix(format!("{}{}", h[..1].to_uppercase(), &h[1..]));
@@ -288,17 +253,12 @@ pub(super) fn failed_to_start(v: &View<'_>) -> Vec<Finding> {
         return vec![];
     }
     let explained = v.reasons_and_logs().into_iter().any(|(_, t)| {
-        classify::family(t).is_some()
-            || classify::network(t).is_some()
-            || classify::capacity(t).is_some()
+        classify::family(t).is_some() || classify::network(t).is_some() || classify::capacity(t).is_some()
     });
     if explained {
         return vec![];
     }
-    let reason = task
-        .stopped_reason
-        .as_deref()
-        .filter(|r| !r.trim().is_empty());
+    let reason = task.stopped_reason.as_deref().filter(|r| !r.trim().is_empty());
     let mut f = Finding::new(
         &FAILED_TO_START,
         Severity::Critical,

@@ -69,10 +69,7 @@ impl Pull {
     }
 }
 
-pattern!(
-    PULL_RATE,
-    r"(?i)toomanyrequests|too many requests|pull rate limit|\b429\b"
-);
+pattern!(PULL_RATE, r"(?i)toomanyrequests|too many requests|pull rate limit|\b429\b");
 pattern!(
     PULL_AUTH,
     r"(?i)pull access denied|AccessDenied|not authorized to perform|\b403 Forbidden|\b401 Unauthorized|\bunauthorized\b|no basic auth credentials|denied: requested access"
@@ -104,10 +101,7 @@ pub(super) fn pull(text: &str) -> Option<Pull> {
     })
 }
 
-pattern!(
-    ECR_HOST,
-    r"\b\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\b"
-);
+pattern!(ECR_HOST, r"\b\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\b");
 
 /// Whether an image (or a reason quoting it) lives in a private ECR registry.
 pub(super) fn is_ecr(text: &str) -> bool {
@@ -176,26 +170,11 @@ impl InitCause {
     }
 }
 
-pattern!(
-    INIT_ASM,
-    r"(?i)retrieve secrets? from asm|fetch secret \S*secretsmanager|secretsmanager:GetSecretValue"
-);
-pattern!(
-    INIT_SSM,
-    r"(?i)retrieve secrets? from ssm|ssm:GetParameters|\bParameterNotFound\b|parameter store"
-);
-pattern!(
-    INIT_REGISTRY,
-    r"(?i)ecr registry auth|registry auth from asm|ecr:GetAuthorizationToken"
-);
-pattern!(
-    INIT_LOGGING,
-    r"(?i)logger args|logging driver|log group|log stream|CreateLogStream|awslogs"
-);
-pattern!(
-    INIT_ENI,
-    r"(?i)failed to configure ENI|netplugin|network interface|\bENI\b|DNS resolution"
-);
+pattern!(INIT_ASM, r"(?i)retrieve secrets? from asm|fetch secret \S*secretsmanager|secretsmanager:GetSecretValue");
+pattern!(INIT_SSM, r"(?i)retrieve secrets? from ssm|ssm:GetParameters|\bParameterNotFound\b|parameter store");
+pattern!(INIT_REGISTRY, r"(?i)ecr registry auth|registry auth from asm|ecr:GetAuthorizationToken");
+pattern!(INIT_LOGGING, r"(?i)logger args|logging driver|log group|log stream|CreateLogStream|awslogs");
+pattern!(INIT_ENI, r"(?i)failed to configure ENI|netplugin|network interface|\bENI\b|DNS resolution");
 pattern!(
     INIT_DENIED,
     r"(?i)AccessDenied|not authorized to perform|Access to KMS is not allowed|KMSAccessDenied|\bforbidden\b"
@@ -331,10 +310,7 @@ pattern!(
     NET_SG,
     r"(?i)security group '[^']*' does not exist|InvalidGroup\.NotFound|Error retrieving security group information"
 );
-pattern!(
-    NET_ENI,
-    r"(?i)Timeout waiting for network interface provisioning"
-);
+pattern!(NET_ENI, r"(?i)Timeout waiting for network interface provisioning");
 
 pub(super) fn network(text: &str) -> Option<Net> {
     if NET_SLR.is_match(text) {
@@ -376,10 +352,7 @@ impl Cap {
 pattern!(CAP_RESOURCE, r"\bRESOURCE:([A-Z]+)\b");
 pattern!(CAP_UNAVAILABLE, r"(?i)Capacity is unavailable at this time");
 pattern!(CAP_EMPTY, r"(?i)EMPTY CAPACITY PROVIDER");
-pattern!(
-    CAP_NO_INSTANCES,
-    r"(?i)No Container Instances were found in your (?:cluster|capacity provider)"
-);
+pattern!(CAP_NO_INSTANCES, r"(?i)No Container Instances were found in your (?:cluster|capacity provider)");
 
 pub(super) fn capacity(text: &str) -> Option<Cap> {
     if let Some(c) = CAP_RESOURCE.captures(text).and_then(|c| c.get(1)) {
@@ -425,18 +398,9 @@ mod tests {
             ),
             Some(Family::Start)
         );
-        assert_eq!(
-            family("ResourceInitializationError: unable to pull secrets or registry auth"),
-            Some(Family::Init)
-        );
-        assert_eq!(
-            family("TaskFailedToStart: CannotPullContainerError: pull access denied"),
-            Some(Family::Pull)
-        );
-        assert_eq!(
-            family("OutOfMemoryError: Container killed due to memory usage"),
-            Some(Family::Oom)
-        );
+        assert_eq!(family("ResourceInitializationError: unable to pull secrets or registry auth"), Some(Family::Init));
+        assert_eq!(family("TaskFailedToStart: CannotPullContainerError: pull access denied"), Some(Family::Pull));
+        assert_eq!(family("OutOfMemoryError: Container killed due to memory usage"), Some(Family::Oom));
         assert_eq!(family("Essential container in task exited"), None);
         assert_eq!(family(""), None);
     }
@@ -457,10 +421,7 @@ mod tests {
                 "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref 1.dkr: pulling from host failed with status code [manifests latest]: 403 Forbidden",
                 Pull::Unauthorized,
             ),
-            (
-                "CannotPullContainerError: toomanyrequests: You have reached your pull rate limit.",
-                Pull::RateLimited,
-            ),
+            ("CannotPullContainerError: toomanyrequests: You have reached your pull rate limit.", Pull::RateLimited),
             (
                 "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/a/b:1: failed to do request: Head \"https://x\": dial tcp 1.2.3.4:443: i/o timeout",
                 Pull::Network,
@@ -480,17 +441,11 @@ mod tests {
     #[test]
     fn init_subclasses() {
         let asm_kms = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret arn:aws:secretsmanager:eu-central-1:1:secret:x from secrets manager: AccessDeniedException: Access to KMS is not allowed";
-        assert_eq!(
-            init(asm_kms),
-            Some((InitWhat::SecretsManager, InitCause::AccessDenied))
-        );
+        assert_eq!(init(asm_kms), Some((InitWhat::SecretsManager, InitCause::AccessDenied)));
         let ssm = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): AccessDeniedException: User: ....";
         assert_eq!(init(ssm), Some((InitWhat::Ssm, InitCause::AccessDenied)));
         let ecr = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 5 time(s): RequestError: send request failed caused by: Post https://api.ecr....";
-        assert_eq!(
-            init(ecr),
-            Some((InitWhat::RegistryAuth, InitCause::Unreachable))
-        );
+        assert_eq!(init(ecr), Some((InitWhat::RegistryAuth, InitCause::Unreachable)));
         let logs = "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1";
         assert_eq!(init(logs), Some((InitWhat::Logging, InitCause::Missing)));
     }
@@ -498,20 +453,13 @@ mod tests {
     /// Network, capacity and worker-side errors from the API's own wording.
     #[test]
     fn network_capacity_and_worker_errors() {
+        assert_eq!(network("Timeout waiting for network interface provisioning to complete."), Some(Net::EniTimeout));
         assert_eq!(
-            network("Timeout waiting for network interface provisioning to complete."),
-            Some(Net::EniTimeout)
-        );
-        assert_eq!(
-            network(
-                "The subnet ID 'subnet-0a1b' does not exist (ErrorCode: InvalidSubnetID.NotFound)"
-            ),
+            network("The subnet ID 'subnet-0a1b' does not exist (ErrorCode: InvalidSubnetID.NotFound)"),
             Some(Net::Subnet)
         );
         assert_eq!(
-            network(
-                "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
-            ),
+            network("Unable to assume the service linked role. Please verify that the ECS service linked role exists."),
             Some(Net::ServiceLinkedRole)
         );
         assert_eq!(

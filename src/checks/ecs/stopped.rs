@@ -41,19 +41,12 @@ pub(super) fn stopped_not_crashed(v: &View<'_>) -> Vec<Finding> {
         Some(StopCode::TerminationNotice) => {
             "was stopped by a termination notice (Fargate maintenance or Spot)".to_string()
         }
-        Some(StopCode::ServiceSchedulerInitiated) => {
-            "was stopped by the ECS service scheduler".to_string()
-        }
+        Some(StopCode::ServiceSchedulerInitiated) => "was stopped by the ECS service scheduler".to_string(),
         Some(StopCode::UserInitiated) => "was stopped by a StopTask call".to_string(),
-        Some(StopCode::EssentialContainerExited) => {
-            "ended when its essential container exited".to_string()
-        }
+        Some(StopCode::EssentialContainerExited) => "ended when its essential container exited".to_string(),
         _ => format!("stopped ({code})"),
     };
-    let ago = task
-        .stopped_at
-        .map(|t| format!(" {} ago", human(elapsed(t, v.run.now))))
-        .unwrap_or_default();
+    let ago = task.stopped_at.map(|t| format!(" {} ago", human(elapsed(t, v.run.now)))).unwrap_or_default();
     let mut f = Finding::new(
         &STOPPED_NOT_CRASHED,
         Severity::Error,
@@ -76,9 +69,7 @@ pub(super) fn stopped_not_crashed(v: &View<'_>) -> Vec<Finding> {
         .fix(format!("Cancel the run and start it again: prefect flow-run cancel {}", v.run.run_id))
         .fix("Check the worker's ECS observer: it reads ECS task events from the SQS queue prefect-ecs-tasks-events (PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_QUEUE_NAME), fed by an EventBridge rule on ECS Task State Change");
     if let Some(cmd) = v.describe_tasks() {
-        f = f.fix(format!(
-            "See how the task ended (ECS keeps it about an hour): {cmd}"
-        ));
+        f = f.fix(format!("See how the task ended (ECS keeps it about an hour): {cmd}"));
     }
     vec![f.subject(v.subject())]
 }

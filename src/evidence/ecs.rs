@@ -46,6 +46,29 @@ pub struct EcsEvidence {
     pub logs: Option<ContainerLogs>,
 }
 
+impl EcsEvidence {
+    /// What was read, in words, for the sources section.
+    pub fn describe(&self) -> String {
+        let task = match (&self.task, &self.located) {
+            (Lookup::Found(t), _) => {
+                format!("task {} ({})", t.id().unwrap_or("?"), t.last_status.as_deref().unwrap_or("?"))
+            }
+            (Lookup::Missing(_), _) => "task not found".to_string(),
+            (Lookup::NotChecked, Located::NotFound { tried, .. }) => tried.clone(),
+            (Lookup::NotChecked, _) => "task not read".to_string(),
+        };
+        let cluster = self.located.cluster().map(|c| format!(" in cluster {}", cluster_name(c))).unwrap_or_default();
+        let region = self.region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let logs = match &self.logs {
+            Some(ContainerLogs::LogTail { lines, .. }) => format!("; {} log lines", lines.len()),
+            Some(ContainerLogs::NoStream { .. }) => "; no log stream".to_string(),
+            Some(ContainerLogs::NoLogConfiguration) => "; no awslogs configuration".to_string(),
+            None => String::new(),
+        };
+        format!("{task}{cluster}{region}{logs}")
+    }
+}
+
 /// How the collector found the task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
@@ -116,12 +139,7 @@ pub struct Failure {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ContainerLogs {
     /// The last lines of the stream (oldest first); `truncated` when there were more.
-    LogTail {
-        group: String,
-        stream: String,
-        lines: Vec<String>,
-        truncated: bool,
-    },
+    LogTail { group: String, stream: String, lines: Vec<String>, truncated: bool },
     /// The stream does not exist: the container never started (or logs were never shipped).
     NoStream { group: String, stream: String },
     /// The container has no `awslogs` log configuration: there is nothing to read.
@@ -305,23 +323,15 @@ impl TaskStatus {
 
 impl Task {
     pub fn status(&self) -> TaskStatus {
-        self.last_status
-            .as_deref()
-            .map_or(TaskStatus::Other, TaskStatus::parse)
+        self.last_status.as_deref().map_or(TaskStatus::Other, TaskStatus::parse)
     }
 
     pub fn stop_code(&self) -> Option<StopCode> {
-        self.stop_code
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(StopCode::parse)
+        self.stop_code.as_deref().filter(|s| !s.is_empty()).map(StopCode::parse)
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.key.as_deref() == Some(key))
-            .and_then(|t| t.value.as_deref())
+        self.tags.iter().find(|t| t.key.as_deref() == Some(key)).and_then(|t| t.value.as_deref())
     }
 
     /// The task ARN, or "" when ECS left it out.
@@ -331,16 +341,11 @@ impl Task {
 
     /// The task id (last ARN segment).
     pub fn id(&self) -> Option<&str> {
-        self.task_arn
-            .as_deref()
-            .and_then(|a| parse_task_arn(a).map(|p| p.task_id))
-            .filter(|s| !s.is_empty())
+        self.task_arn.as_deref().and_then(|a| parse_task_arn(a).map(|p| p.task_id)).filter(|s| !s.is_empty())
     }
 
     pub fn container(&self, name: &str) -> Option<&Container> {
-        self.containers
-            .iter()
-            .find(|c| c.name.as_deref() == Some(name))
+        self.containers.iter().find(|c| c.name.as_deref() == Some(name))
     }
 
     /// The environment RunTask overrode for a container.
@@ -363,18 +368,13 @@ impl Task {
 
     /// The awsvpc network interface attachment, if the task has one.
     pub fn eni(&self) -> Option<&Attachment> {
-        self.attachments
-            .iter()
-            .find(|a| a.kind.as_deref() == Some("ElasticNetworkInterface"))
+        self.attachments.iter().find(|a| a.kind.as_deref() == Some("ElasticNetworkInterface"))
     }
 }
 
 impl Attachment {
     pub fn detail(&self, name: &str) -> Option<&str> {
-        self.details
-            .iter()
-            .find(|d| d.name.as_deref() == Some(name))
-            .and_then(|d| d.value.as_deref())
+        self.details.iter().find(|d| d.name.as_deref() == Some(name)).and_then(|d| d.value.as_deref())
     }
 }
 
@@ -444,18 +444,12 @@ impl TaskDefinition {
     pub fn family_revision(&self) -> Option<String> {
         match (&self.family, self.revision) {
             (Some(f), Some(r)) => Some(format!("{f}:{r}")),
-            _ => self
-                .task_definition_arn
-                .as_deref()
-                .and_then(|a| a.rsplit('/').next())
-                .map(str::to_string),
+            _ => self.task_definition_arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_string),
         }
     }
 
     pub fn container(&self, name: &str) -> Option<&ContainerDefinition> {
-        self.container_definitions
-            .iter()
-            .find(|c| c.name.as_deref() == Some(name))
+        self.container_definitions.iter().find(|c| c.name.as_deref() == Some(name))
     }
 
     /// Whether ECS treats the named container as essential (the default when not said).
@@ -472,10 +466,7 @@ impl ContainerDefinition {
             return None;
         }
         let group = lc.options.get("awslogs-group")?;
-        Some((
-            group.as_str(),
-            lc.options.get("awslogs-stream-prefix").map(String::as_str),
-        ))
+        Some((group.as_str(), lc.options.get("awslogs-stream-prefix").map(String::as_str)))
     }
 }
 
@@ -562,12 +553,9 @@ pub struct ManagedScaling {
 
 impl Cluster {
     pub fn name(&self) -> Option<&str> {
-        self.cluster_name.as_deref().or_else(|| {
-            self.cluster_arn
-                .as_deref()
-                .and_then(|a| a.rsplit_once("cluster/"))
-                .map(|(_, n)| n)
-        })
+        self.cluster_name
+            .as_deref()
+            .or_else(|| self.cluster_arn.as_deref().and_then(|a| a.rsplit_once("cluster/")).map(|(_, n)| n))
     }
 }
 
@@ -609,20 +597,9 @@ pub struct TaskArn<'a> {
 /// Parses an ECS task ARN; `None` for anything else (garbage, other services, other resource types).
 pub fn parse_task_arn(arn: &str) -> Option<TaskArn<'_>> {
     let mut parts = arn.trim().splitn(6, ':');
-    let (scheme, partition, service, region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if scheme != "arn"
-        || !partition.starts_with("aws")
-        || service != "ecs"
-        || region.is_empty()
-        || account.is_empty()
-    {
+    let (scheme, partition, service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if scheme != "arn" || !partition.starts_with("aws") || service != "ecs" || region.is_empty() || account.is_empty() {
         return None;
     }
     let rest = resource.strip_prefix("task/")?;
@@ -633,20 +610,13 @@ pub fn parse_task_arn(arn: &str) -> Option<TaskArn<'_>> {
     if task_id.is_empty() || task_id.contains('/') {
         return None;
     }
-    Some(TaskArn {
-        region,
-        account,
-        cluster,
-        task_id,
-    })
+    Some(TaskArn { region, account, cluster, task_id })
 }
 
 /// The region of any ECS ARN (task, cluster, task definition, capacity provider).
 pub fn arn_region(arn: &str) -> Option<&str> {
     let mut parts = arn.trim().splitn(6, ':');
-    (parts.next()? == "arn"
-        && parts.next().is_some_and(|p| p.starts_with("aws"))
-        && parts.next()? == "ecs")
+    (parts.next()? == "arn" && parts.next().is_some_and(|p| p.starts_with("aws")) && parts.next()? == "ecs")
         .then_some(())?;
     parts.next().filter(|r| !r.is_empty())
 }
@@ -688,36 +658,23 @@ pub fn failure_for<'a>(failures: &'a [Failure], arn: &str) -> Option<&'a Failure
 /// Picks the cluster by name or ARN from DescribeClusters.
 pub fn select_cluster(resp: &DescribeClustersResponse, cluster: &str) -> Lookup<Cluster> {
     let name = cluster_name(cluster);
-    if let Some(c) = resp
-        .clusters
-        .iter()
-        .find(|c| c.cluster_arn.as_deref() == Some(cluster) || c.name() == Some(name))
+    if let Some(c) = resp.clusters.iter().find(|c| c.cluster_arn.as_deref() == Some(cluster) || c.name() == Some(name))
     {
         return Lookup::Found(c.clone());
     }
-    match resp.failures.iter().find(|f| {
-        f.arn
-            .as_deref()
-            .is_some_and(|a| a == cluster || cluster_name(a) == name)
-    }) {
+    match resp.failures.iter().find(|f| f.arn.as_deref().is_some_and(|a| a == cluster || cluster_name(a) == name)) {
         Some(f) => Lookup::Missing(f.clone()),
-        None if resp.clusters.is_empty() => Lookup::Missing(Failure {
-            arn: Some(cluster.to_string()),
-            reason: Some("MISSING".into()),
-            detail: None,
-        }),
+        None if resp.clusters.is_empty() => {
+            Lookup::Missing(Failure { arn: Some(cluster.to_string()), reason: Some("MISSING".into()), detail: None })
+        }
         None => Lookup::NotChecked,
     }
 }
 
 /// Turns a log-events response into the tail the checks read (last `max` lines).
 pub fn log_tail(group: &str, stream: &str, resp: &LogEventsResponse, max: usize) -> ContainerLogs {
-    let lines: Vec<String> = resp
-        .events
-        .iter()
-        .filter_map(|e| e.message.as_deref())
-        .map(|m| m.trim_end().to_string())
-        .collect();
+    let lines: Vec<String> =
+        resp.events.iter().filter_map(|e| e.message.as_deref()).map(|m| m.trim_end().to_string()).collect();
     let skip = lines.len().saturating_sub(max);
     ContainerLogs::LogTail {
         group: group.to_string(),
@@ -779,10 +736,9 @@ pub mod epoch {
         Ok(match Option::<Wire>::deserialize(d)? {
             None => None,
             Some(Wire::Number(n)) => from_seconds(n),
-            Some(Wire::Text(s)) => s
-                .parse::<Timestamp>()
-                .ok()
-                .or_else(|| s.trim().parse::<f64>().ok().and_then(from_seconds)),
+            Some(Wire::Text(s)) => {
+                s.parse::<Timestamp>().ok().or_else(|| s.trim().parse::<f64>().ok().and_then(from_seconds))
+            }
         })
     }
 }
@@ -794,9 +750,7 @@ mod tests {
     /// A task ARN in the current form yields region, account, cluster and id.
     #[test]
     fn task_arn_new_format() {
-        let a = parse_task_arn(
-            "arn:aws:ecs:eu-west-1:123456789012:task/prefect-prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
-        );
+        let a = parse_task_arn("arn:aws:ecs:eu-west-1:123456789012:task/prefect-prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0");
         assert_eq!(
             a,
             Some(TaskArn {
@@ -806,21 +760,15 @@ mod tests {
                 task_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
             })
         );
-        let cn =
-            parse_task_arn("arn:aws-cn:ecs:cn-north-1:123456789012:task/c/abc").map(|a| a.region);
+        let cn = parse_task_arn("arn:aws-cn:ecs:cn-north-1:123456789012:task/c/abc").map(|a| a.region);
         assert_eq!(cn, Some("cn-north-1"));
     }
 
     /// The old ARN form (no cluster segment) still parses.
     #[test]
     fn task_arn_old_format() {
-        let a = parse_task_arn(
-            "arn:aws:ecs:us-east-1:123456789012:task/4c5b8c2e-1d0f-4c7e-9d2b-7a0b1c2d3e4f",
-        );
-        assert_eq!(
-            a.map(|a| (a.cluster, a.task_id)),
-            Some((None, "4c5b8c2e-1d0f-4c7e-9d2b-7a0b1c2d3e4f"))
-        );
+        let a = parse_task_arn("arn:aws:ecs:us-east-1:123456789012:task/4c5b8c2e-1d0f-4c7e-9d2b-7a0b1c2d3e4f");
+        assert_eq!(a.map(|a| (a.cluster, a.task_id)), Some((None, "4c5b8c2e-1d0f-4c7e-9d2b-7a0b1c2d3e4f")));
     }
 
     /// Garbage, other services and other ECS resources are not task ARNs, and nothing panics.
@@ -846,19 +794,10 @@ mod tests {
             assert!(parse_task_arn(s).is_none(), "{s:?} parsed");
         }
         assert_eq!(arn_region("garbage"), None);
-        assert_eq!(
-            arn_region("arn:aws:ecs:ap-south-1:1:cluster/x"),
-            Some("ap-south-1")
-        );
-        assert_eq!(
-            cluster_name("arn:aws:ecs:us-east-1:1:cluster/prefect"),
-            "prefect"
-        );
+        assert_eq!(arn_region("arn:aws:ecs:ap-south-1:1:cluster/x"), Some("ap-south-1"));
+        assert_eq!(cluster_name("arn:aws:ecs:us-east-1:1:cluster/prefect"), "prefect");
         assert_eq!(cluster_name("prefect"), "prefect");
-        assert_eq!(
-            cluster_name("arn:aws:ecs:us-east-1:1:cluster/"),
-            "arn:aws:ecs:us-east-1:1:cluster/"
-        );
+        assert_eq!(cluster_name("arn:aws:ecs:us-east-1:1:cluster/"), "arn:aws:ecs:us-east-1:1:cluster/");
     }
 
     /// The pid splits once on `::`, keeping the ARN's own colons; half-empty pids are refused.
@@ -867,16 +806,10 @@ mod tests {
         let pid = "prefect::arn:aws:ecs:us-east-1:123456789012:task/prefect/abc";
         assert_eq!(
             parse_infrastructure_pid(pid),
-            Some((
-                "prefect",
-                "arn:aws:ecs:us-east-1:123456789012:task/prefect/abc"
-            ))
+            Some(("prefect", "arn:aws:ecs:us-east-1:123456789012:task/prefect/abc"))
         );
         let arn_cluster = "arn:aws:ecs:us-east-1:1:cluster/p::arn:aws:ecs:us-east-1:1:task/p/abc";
-        assert_eq!(
-            parse_infrastructure_pid(arn_cluster).map(|p| p.0),
-            Some("arn:aws:ecs:us-east-1:1:cluster/p")
-        );
+        assert_eq!(parse_infrastructure_pid(arn_cluster).map(|p| p.0), Some("arn:aws:ecs:us-east-1:1:cluster/p"));
         for bad in ["", "::", "prefect::", "::arn", "17343", "default:my-job"] {
             assert_eq!(parse_infrastructure_pid(bad), None, "{bad:?}");
         }
@@ -885,13 +818,9 @@ mod tests {
     /// Epoch-second timestamps with millisecond fractions read and write back unchanged.
     #[test]
     fn epoch_timestamps_round_trip() {
-        let json =
-            r#"{"taskArn":"a","createdAt":1732200000.123,"startedAt":1732200007,"stoppedAt":null}"#;
+        let json = r#"{"taskArn":"a","createdAt":1732200000.123,"startedAt":1732200007,"stoppedAt":null}"#;
         let t: Task = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            t.created_at.map(|t| t.to_string()),
-            Some("2024-11-21T14:40:00.123Z".to_string())
-        );
+        assert_eq!(t.created_at.map(|t| t.to_string()), Some("2024-11-21T14:40:00.123Z".to_string()));
         assert_eq!(t.started_at.map(|t| t.as_second()), Some(1732200007));
         assert_eq!(t.stopped_at, None);
         let back = serde_json::to_value(&t).unwrap();
@@ -900,17 +829,11 @@ mod tests {
         let again: Task = serde_json::from_value(back).unwrap();
         assert_eq!(again, t);
         // The AWS CLI's rendering of the same instant reads too.
-        let cli: Task =
-            serde_json::from_str(r#"{"createdAt":"2024-11-21T14:40:00.123000+00:00"}"#).unwrap();
+        let cli: Task = serde_json::from_str(r#"{"createdAt":"2024-11-21T14:40:00.123000+00:00"}"#).unwrap();
         assert_eq!(cli.created_at, t.created_at);
         // Out-of-range and nonsense read as absent instead of failing the snapshot.
-        let odd: Task =
-            serde_json::from_str(r#"{"createdAt":1e300,"startedAt":"soon","stoppedAt":-1e20}"#)
-                .unwrap();
-        assert_eq!(
-            (odd.created_at, odd.started_at, odd.stopped_at),
-            (None, None, None)
-        );
+        let odd: Task = serde_json::from_str(r#"{"createdAt":1e300,"startedAt":"soon","stoppedAt":-1e20}"#).unwrap();
+        assert_eq!((odd.created_at, odd.started_at, odd.stopped_at), (None, None, None));
         let rounding = epoch::from_seconds(1732200000.9996).map(|t| t.as_second());
         assert_eq!(rounding, Some(1732200001));
     }
@@ -937,12 +860,7 @@ mod tests {
             task_arn: Some(arn.into()),
             created_at: Timestamp::from_second(at).ok(),
             tags: run
-                .map(|r| {
-                    vec![Tag {
-                        key: Some(FLOW_RUN_ID_TAG.into()),
-                        value: Some(r.into()),
-                    }]
-                })
+                .map(|r| vec![Tag { key: Some(FLOW_RUN_ID_TAG.into()), value: Some(r.into()) }])
                 .unwrap_or_default(),
             ..Task::default()
         };
@@ -952,18 +870,9 @@ mod tests {
             mk("old", Some("run-a"), 10),
             mk("new", Some("run-a"), 20),
         ];
-        assert_eq!(
-            select_task(&tasks, None, "run-a").map(Task::arn),
-            Some("new")
-        );
+        assert_eq!(select_task(&tasks, None, "run-a").map(Task::arn), Some("new"));
         assert_eq!(select_task(&tasks, None, "run-c").map(Task::arn), None);
-        assert_eq!(
-            select_task(&tasks, Some("old"), "run-a").map(Task::arn),
-            Some("old")
-        );
-        assert_eq!(
-            select_task(&tasks, Some("gone"), "run-a").map(Task::arn),
-            None
-        );
+        assert_eq!(select_task(&tasks, Some("old"), "run-a").map(Task::arn), Some("old"));
+        assert_eq!(select_task(&tasks, Some("gone"), "run-a").map(Task::arn), None);
     }
 }

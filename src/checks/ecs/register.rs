@@ -30,12 +30,7 @@ together.",
 };
 
 pub(super) fn register_failed(v: &View<'_>) -> Vec<Finding> {
-    let Some(line) = v
-        .run
-        .worker_log_lines
-        .iter()
-        .find(|l| classify::register_failed(l))
-    else {
+    let Some(line) = v.run.worker_log_lines.iter().find(|l| classify::register_failed(l)) else {
         return vec![];
     };
     let concurrent = line.contains("Too many concurrent attempts");
@@ -63,9 +58,6 @@ pub(super) fn register_failed(v: &View<'_>) -> Vec<Finding> {
     } else {
         f.fix("Fix what the error names in the job variables (cpu/memory pair, image, execution_role_arn, task_role_arn) or in the work pool's task_definition template")
     };
-    f = f.fix(format!(
-        "Read the whole traceback: prefect flow-run logs {}",
-        v.run.run_id
-    ));
+    f = f.fix(format!("Read the whole traceback: prefect flow-run logs {}", v.run.run_id));
     vec![f.subject(v.subject())]
 }

@@ -71,44 +71,23 @@ fn every_scenario_ranks_its_cause_first() {
         let list = checklist(&s.evidence, &run, &findings);
         assert_eq!(
             list.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(),
-            [
-                Item::Infrastructure,
-                Item::ImagePull,
-                Item::Permissions,
-                Item::Capacity
-            ]
+            [Item::Infrastructure, Item::ImagePull, Item::Permissions, Item::Capacity]
         );
         if let Some(p) = findings.first().filter(|p| p.kind == Kind::Cause) {
             let items = super::finding_items(p);
             for (item, status, detail) in &list {
-                if items.contains(item)
-                    && (*status != ItemStatus::Fail || !detail.starts_with(p.id))
-                {
-                    fail(format!(
-                        "checklist {item:?} is {status:?} {detail:?}, expected a fail naming {}",
-                        p.id
-                    ));
+                if items.contains(item) && (*status != ItemStatus::Fail || !detail.starts_with(p.id)) {
+                    fail(format!("checklist {item:?} is {status:?} {detail:?}, expected a fail naming {}", p.id));
                 }
             }
         }
         // Same evidence, same findings; and a saved bundle replays to the same findings.
         let again = rank(run_all(&s.evidence, &run));
-        assert_eq!(
-            format!("{findings:?}"),
-            format!("{again:?}"),
-            "{}: not deterministic",
-            s.name
-        );
+        assert_eq!(format!("{findings:?}"), format!("{again:?}"), "{}: not deterministic", s.name);
         let bundle = serde_json::to_string(&s.evidence).unwrap_or_default();
-        let replayed: EcsEvidence =
-            serde_json::from_str(&bundle).unwrap_or_else(|e| panic!("{}: bundle: {e}", s.name));
+        let replayed: EcsEvidence = serde_json::from_str(&bundle).unwrap_or_else(|e| panic!("{}: bundle: {e}", s.name));
         let replay = rank(run_all(&replayed, &run));
-        assert_eq!(
-            format!("{findings:?}"),
-            format!("{replay:?}"),
-            "{}: replay differs",
-            s.name
-        );
+        assert_eq!(format!("{findings:?}"), format!("{replay:?}"), "{}: replay differs", s.name);
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -133,32 +112,15 @@ fn cut_container_reason_classified_via_stopped_reason() {
     let dir = super::testkit::fixtures_dir().join("image-pull-network");
     let s = load_scenario(&dir);
     let task = s.evidence.task.found().expect("task");
-    let reason = task
-        .containers
-        .first()
-        .and_then(|c| c.reason.as_deref())
-        .unwrap_or_default();
-    assert_eq!(
-        reason.chars().count(),
-        255,
-        "the fixture's container reason is the cut one"
-    );
+    let reason = task.containers.first().and_then(|c| c.reason.as_deref()).unwrap_or_default();
+    assert_eq!(reason.chars().count(), 255, "the fixture's container reason is the cut one");
     assert!(
-        !reason.contains("i/o timeout")
-            && task
-                .stopped_reason
-                .as_deref()
-                .unwrap_or_default()
-                .contains("i/o timeout")
+        !reason.contains("i/o timeout") && task.stopped_reason.as_deref().unwrap_or_default().contains("i/o timeout")
     );
     let findings = rank(run_all(&s.evidence, &s.run_view()));
     let p = findings.first().expect("a finding");
     assert!(p.detail.starts_with("network"), "{}", p.detail);
-    assert!(
-        p.evidence
-            .iter()
-            .any(|e| e.starts_with("stoppedReason:") && e.contains("i/o timeout"))
-    );
+    assert!(p.evidence.iter().any(|e| e.starts_with("stoppedReason:") && e.contains("i/o timeout")));
 
     // Without the stoppedReason, the cut reason alone still says it is a pull failure.
     let mut cut = s.evidence.clone();
@@ -180,22 +142,12 @@ fn cut_container_reason_classified_via_stopped_reason() {
         }
     }
     let only_cut = rank(run_all(&ev, &s.run_view()));
-    assert!(
-        only_cut
-            .first()
-            .is_some_and(|f| f.detail.starts_with("other")),
-        "{only_cut:?}"
-    );
+    assert!(only_cut.first().is_some_and(|f| f.detail.starts_with("other")), "{only_cut:?}");
     if let Lookup::Found(t) = &mut ev.task {
         t.stopped_reason = Some(full.to_string());
     }
     let with_full = rank(run_all(&ev, &s.run_view()));
-    assert!(
-        with_full
-            .first()
-            .is_some_and(|f| f.detail.starts_with("unauthorized")),
-        "{with_full:?}"
-    );
+    assert!(with_full.first().is_some_and(|f| f.detail.starts_with("unauthorized")), "{with_full:?}");
 }
 
 fn view<'a>(lines: &'a [String], state: &'a str) -> RunView<'a> {
@@ -214,10 +166,7 @@ fn view<'a>(lines: &'a [String], state: &'a str) -> RunView<'a> {
 fn evidence_with(task: Task) -> EcsEvidence {
     EcsEvidence {
         infrastructure_pid: None,
-        located: Located::ByTag {
-            cluster: "prefect".into(),
-            listed: 1,
-        },
+        located: Located::ByTag { cluster: "prefect".into(), listed: 1 },
         region: None,
         cluster: Lookup::NotChecked,
         task: Lookup::Found(task),
@@ -236,10 +185,7 @@ fn odd_input_does_not_panic() {
         stop_code: Some("InfrastructureHealth".into()),
         stopped_reason: Some(String::new()),
         containers: vec![
-            Container {
-                exit_code: Some(i64::MIN),
-                ..Container::default()
-            },
+            Container { exit_code: Some(i64::MIN), ..Container::default() },
             Container {
                 name: Some(String::new()),
                 exit_code: Some(0),
@@ -249,20 +195,13 @@ fn odd_input_does_not_panic() {
         ],
         ..Task::default()
     };
-    let lines = vec![
-        String::new(),
-        "RESOURCE:".into(),
-        "Failed to run ECS task: RESOURCE:MEMORY".repeat(200),
-    ];
+    let lines = vec![String::new(), "RESOURCE:".into(), "Failed to run ECS task: RESOURCE:MEMORY".repeat(200)];
     for state in ["PENDING", "RUNNING", "CRASHED", "", "ÜNKNOWN"] {
         for ev in [
             evidence_with(odd_task.clone()),
             evidence_with(Task::default()),
             EcsEvidence {
-                located: Located::NotFound {
-                    cluster: None,
-                    tried: String::new(),
-                },
+                located: Located::NotFound { cluster: None, tried: String::new() },
                 task: Lookup::Missing(Failure::default()),
                 cluster: Lookup::Missing(Failure::default()),
                 task_definition: Lookup::Found(TaskDefinition::default()),
@@ -286,10 +225,7 @@ fn odd_input_does_not_panic() {
 #[test]
 fn essential_exit_codes_are_explained() {
     let mk = |code: i64, reason: Option<&str>| Task {
-        task_arn: Some(
-            "arn:aws:ecs:us-east-1:123456789012:task/prefect/0123456789abcdef0123456789abcdef"
-                .into(),
-        ),
+        task_arn: Some("arn:aws:ecs:us-east-1:123456789012:task/prefect/0123456789abcdef0123456789abcdef".into()),
         last_status: Some("STOPPED".into()),
         stop_code: Some("EssentialContainerExited".into()),
         stopped_reason: Some("Essential container in task exited".into()),
@@ -311,25 +247,16 @@ fn essential_exit_codes_are_explained() {
         (125, "failed to run"),
     ];
     for (code, words) in cases {
-        let f = rank(run_all(
-            &evidence_with(mk(code, None)),
-            &view(&lines, "PENDING"),
-        ));
+        let f = rank(run_all(&evidence_with(mk(code, None)), &view(&lines, "PENDING")));
         let p = f.first().unwrap_or_else(|| panic!("{code}: no finding"));
         assert_eq!(p.id, "ecs.essential-exited", "{code}");
         assert!(p.title.contains(words), "{code}: {}", p.title);
     }
-    let f = rank(run_all(
-        &evidence_with(mk(137, None)),
-        &view(&lines, "PENDING"),
-    ));
+    let f = rank(run_all(&evidence_with(mk(137, None)), &view(&lines, "PENDING")));
     assert_eq!(f.first().map(|f| f.id), Some("ecs.oom"));
     assert!(!f.iter().any(|f| f.id == "ecs.essential-exited"));
     let f = rank(run_all(
-        &evidence_with(mk(
-            137,
-            Some("OutOfMemoryError: Container killed due to memory usage"),
-        )),
+        &evidence_with(mk(137, Some("OutOfMemoryError: Container killed due to memory usage"))),
         &view(&lines, "RUNNING"),
     ));
     assert_eq!(f.iter().map(|f| f.id).collect::<Vec<_>>(), ["ecs.oom"]);
@@ -347,20 +274,10 @@ fn exited_cleanly_reports_the_api_url() {
     let s = load_scenario(&dir);
     let f = rank(run_all(&s.evidence, &s.run_view()));
     let p = f.first().expect("finding");
-    assert!(
-        p.evidence
-            .iter()
-            .any(|e| e.contains("PREFECT_API_URL is not set")),
-        "{:?}",
-        p.evidence
-    );
+    assert!(p.evidence.iter().any(|e| e.contains("PREFECT_API_URL is not set")), "{:?}", p.evidence);
     let mut with_url = s.evidence.clone();
     if let Lookup::Found(t) = &mut with_url.task {
-        if let Some(o) = t
-            .overrides
-            .as_mut()
-            .and_then(|o| o.container_overrides.first_mut())
-        {
+        if let Some(o) = t.overrides.as_mut().and_then(|o| o.container_overrides.first_mut()) {
             o.environment.push(KeyValue {
                 name: Some("PREFECT_API_URL".into()),
                 value: Some("http://prefect.internal:4200/api".into()),
@@ -370,20 +287,22 @@ fn exited_cleanly_reports_the_api_url() {
     let f = rank(run_all(&with_url, &s.run_view()));
     let p = f.first().expect("finding");
     assert!(
-        p.evidence
-            .iter()
-            .any(|e| e == "PREFECT_API_URL=http://prefect.internal:4200/api (RunTask override)"),
+        p.evidence.iter().any(|e| e == "PREFECT_API_URL=http://prefect.internal:4200/api (RunTask override)"),
         "{:?}",
         p.evidence
     );
     // Not Pending any more: nothing to say.
     let mut running = s.run_view();
     running.state_type = "RUNNING";
-    assert!(
-        !run_all(&s.evidence, &running)
-            .iter()
-            .any(|f| f.id == "infra.exited-cleanly")
-    );
+    assert!(!run_all(&s.evidence, &running).iter().any(|f| f.id == "infra.exited-cleanly"));
+    // An exit code 0 on a container that never stopped (never ran) is no clean exit.
+    let mut never_ran = s.evidence.clone();
+    if let Lookup::Found(t) = &mut never_ran.task {
+        for c in &mut t.containers {
+            c.last_status = Some("PENDING".into());
+        }
+    }
+    assert!(!run_all(&never_ran, &s.run_view()).iter().any(|f| f.id == "infra.exited-cleanly"));
 }
 
 /// A healthy RUNNING task passes every ECS checklist item with what it shows.
@@ -415,19 +334,5 @@ fn no_task_checklist_is_unknown_with_why() {
     for (item, status, detail) in checklist(&ev, &run, &[]) {
         assert_eq!(status, ItemStatus::Unknown, "{item:?}");
         assert!(detail.contains("no task tagged"), "{detail}");
-    }
-}
-
-/// Prints every scenario's ranked findings, for reading (cargo test dump_scenarios -- --ignored --nocapture).
-#[test]
-#[ignore = "prints the findings for a human to read"]
-fn dump_scenarios() {
-    for dir in scenario_dirs() {
-        let s = load_scenario(&dir);
-        let findings = rank(run_all(&s.evidence, &s.run_view()));
-        println!("=== {}", s.name);
-        for f in &findings {
-            println!("{}", serde_json::to_string_pretty(f).unwrap_or_default());
-        }
     }
 }

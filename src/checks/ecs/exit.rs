@@ -34,32 +34,19 @@ same memory.",
 };
 
 fn is_oom_reason(c: &Container) -> bool {
-    c.reason
-        .as_deref()
-        .is_some_and(|r| r.contains("OutOfMemoryError"))
+    c.reason.as_deref().is_some_and(|r| r.contains("OutOfMemoryError"))
 }
 
 /// A 137 that means OOM: the task stopped because this container exited, not because it was stopped.
 fn is_oom_137(task: &Task, c: &Container) -> bool {
-    c.exit_code == Some(137)
-        && matches!(
-            task.stop_code(),
-            Some(StopCode::EssentialContainerExited) | None
-        )
+    c.exit_code == Some(137) && matches!(task.stop_code(), Some(StopCode::EssentialContainerExited) | None)
 }
 
 pub(super) fn oom(v: &View<'_>) -> Vec<Finding> {
     let Some(task) = v.task else { return vec![] };
-    let Some(c) = task
-        .containers
-        .iter()
-        .find(|c| is_oom_reason(c))
-        .or_else(|| {
-            task.containers.iter().find(|c| {
-                v.is_essential(c.name.as_deref().unwrap_or_default()) && is_oom_137(task, c)
-            })
-        })
-    else {
+    let Some(c) = task.containers.iter().find(|c| is_oom_reason(c)).or_else(|| {
+        task.containers.iter().find(|c| v.is_essential(c.name.as_deref().unwrap_or_default()) && is_oom_137(task, c))
+    }) else {
         return vec![];
     };
     let name = c.name.as_deref().unwrap_or("?");
@@ -90,9 +77,7 @@ pub(super) fn oom(v: &View<'_>) -> Vec<Finding> {
         f = f.fix(format!("Check the task and container memory limits: {cmd}"));
     }
     if let Some(cmd) = v.logs_tail() {
-        f = f.fix(format!(
-            "See what the flow was doing when it was killed: {cmd}"
-        ));
+        f = f.fix(format!("See what the flow was doing when it was killed: {cmd}"));
     }
     vec![f.subject(v.subject())]
 }
@@ -100,10 +85,7 @@ pub(super) fn oom(v: &View<'_>) -> Vec<Finding> {
 fn memory_limits(v: &View<'_>, container: &str) -> Option<String> {
     let td = v.td?;
     let task = td.memory.as_deref().map(|m| format!("task memory {m} MiB"));
-    let cont = td
-        .container(container)
-        .and_then(|c| c.memory)
-        .map(|m| format!("container memory {m} MiB"));
+    let cont = td.container(container).and_then(|c| c.memory).map(|m| format!("container memory {m} MiB"));
     let parts: Vec<String> = [task, cont].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -112,24 +94,14 @@ fn container_line(c: &Container) -> String {
     format!(
         "container {}: exitCode {}{}",
         c.name.as_deref().unwrap_or("?"),
-        c.exit_code
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "(none)".into()),
-        c.reason
-            .as_deref()
-            .map(|r| format!(", reason: {}", quote(r)))
-            .unwrap_or_default()
+        c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "(none)".into()),
+        c.reason.as_deref().map(|r| format!(", reason: {}", quote(r))).unwrap_or_default()
     )
 }
 
 fn log_evidence(v: &View<'_>) -> Vec<String> {
     match &v.ecs.logs {
-        Some(ContainerLogs::LogTail {
-            group,
-            stream,
-            lines,
-            ..
-        }) if !lines.is_empty() => {
+        Some(ContainerLogs::LogTail { group, stream, lines, .. }) if !lines.is_empty() => {
             let skip = lines.len().saturating_sub(LOG_LINES);
             let mut out = vec![format!("last lines of {group} {stream}:")];
             out.extend(lines.iter().skip(skip).map(|l| format!("  {}", quote(l))));
@@ -173,19 +145,14 @@ observer marking it Crashed, the run stays Pending.",
 pub(super) fn essential_exited(v: &View<'_>) -> Vec<Finding> {
     let Some(task) = v.task else { return vec![] };
     // After a Spot interruption or a StopTask the exit code is the stop's SIGTERM/SIGKILL, not the flow's.
-    if !matches!(
-        task.stop_code(),
-        Some(StopCode::EssentialContainerExited) | None
-    ) {
+    if !matches!(task.stop_code(), Some(StopCode::EssentialContainerExited) | None) {
         return vec![];
     }
     let exited: Vec<&Container> = task
         .containers
         .iter()
         .filter(|c| v.is_essential(c.name.as_deref().unwrap_or_default()))
-        .filter(|c| {
-            c.exit_code.is_some_and(|e| e != 0) && !is_oom_reason(c) && !is_oom_137(task, c)
-        })
+        .filter(|c| c.exit_code.is_some_and(|e| e != 0) && !is_oom_reason(c) && !is_oom_137(task, c))
         .collect();
     let Some(c) = exited.first() else {
         return vec![];
@@ -198,7 +165,9 @@ pub(super) fn essential_exited(v: &View<'_>) -> Vec<Finding> {
         if infra_fault { Severity::Critical } else { Severity::Error },
         format!("The essential container '{name}' exited with code {code}: {meaning}"),
     )
-    .detail(format!("exit {code}: container '{name}' exited with {code}, which means {meaning}; ECS stopped the task with it."))
+    .detail(format!(
+        "exit {code}: container '{name}' exited with {code}, which means {meaning}; ECS stopped the task with it."
+    ))
     .evidence(container_line(c));
     if let Some(r) = task.stopped_reason.as_deref() {
         f = f.evidence(format!("stoppedReason: {}", quote(r)));
@@ -211,76 +180,42 @@ pub(super) fn essential_exited(v: &View<'_>) -> Vec<Finding> {
     if let Some(cmd) = v.logs_tail() {
         f = f.fix(format!("Read the container's log: {cmd}"));
     }
-    f = f.fix(format!(
-        "Read the run's logs (the observer forwards the tail): prefect flow-run logs {}",
-        v.run.run_id
-    ));
+    f = f.fix(format!("Read the run's logs (the observer forwards the tail): prefect flow-run logs {}", v.run.run_id));
     if let Some(cmd) = v.describe_task_definition() {
         f = f.fix(format!("Check the command and image the task ran: {cmd}"));
     }
     vec![f.subject(v.subject())]
 }
 
-pub const EXITED_CLEANLY: CheckInfo = CheckInfo {
-    id: "infra.exited-cleanly",
-    title: "the infrastructure exited cleanly but the run is still Pending",
-    kind: Kind::Cause,
-    item: Item::Infrastructure,
-    backend: Backend::Infrastructure,
-    symptom: false,
-    unexplained: "",
-    explanation: "\
-What it does: reports infrastructure that finished with exit code 0 (here: the ECS task's essential
-container) while the flow run is still Pending: something ran and succeeded, but it was not this run
-talking to this API. The two usual reasons:
-  - the command did not run the flow: a custom command or entrypoint in the job template, the
-    deployment, or the image replaced Prefect's (`prefect flow-run execute`)
-  - the flow ran but reported to another API: without PREFECT_API_URL in the container's environment
-    Prefect starts an ephemeral local API inside the container and reports there
-It says whether PREFECT_API_URL is in the task definition's environment or secrets, or in RunTask's
-overrides, and quotes the container's last log lines.
-
-Why it matters: nothing will move the run on; it stays Pending until cancelled.",
-    remediation: &[
-        "Check the command job variable: it should run prefect flow-run execute (or be left to the worker)",
-        "Make the container report to this API: set PREFECT_API_URL (and PREFECT_API_KEY for Cloud) via the env job variable",
-        "Cancel the stuck run: prefect flow-run cancel <RUN_ID>",
-    ],
-};
+/// One check for every backend: the Kubernetes layer owns its documentation.
+pub use crate::checks::k8s::EXITED_CLEANLY;
 
 pub(super) fn exited_cleanly(v: &View<'_>) -> Vec<Finding> {
     let Some(task) = v.task else { return vec![] };
     if !v.run.is_pending() || task.status() != TaskStatus::Stopped {
         return vec![];
     }
-    if !matches!(
-        task.stop_code(),
-        Some(StopCode::EssentialContainerExited) | None
-    ) {
+    if !matches!(task.stop_code(), Some(StopCode::EssentialContainerExited) | None) {
         return vec![];
     }
-    let essentials: Vec<&Container> = task
-        .containers
-        .iter()
-        .filter(|c| v.is_essential(c.name.as_deref().unwrap_or_default()))
-        .collect();
-    if essentials.is_empty() || !essentials.iter().all(|c| c.exit_code == Some(0)) {
+    let essentials: Vec<&Container> =
+        task.containers.iter().filter(|c| v.is_essential(c.name.as_deref().unwrap_or_default())).collect();
+    // A container exits only once it ran: an exit code 0 on one that never reached STOPPED (moto
+    // reports 0 for a task stopped while its container was PENDING) is no clean exit.
+    let exited = |c: &&Container| {
+        c.exit_code == Some(0) && c.last_status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("STOPPED"))
+    };
+    if essentials.is_empty() || !essentials.iter().all(exited) {
         return vec![];
     }
     let container = v.flow_container_name();
-    let c = essentials
-        .iter()
-        .find(|c| c.name.as_deref() == Some(container.as_str()))
-        .unwrap_or(&essentials[0]);
+    let c = essentials.iter().find(|c| c.name.as_deref() == Some(container.as_str())).unwrap_or(&essentials[0]);
     let name = c.name.as_deref().unwrap_or("?");
 
     let mut f = Finding::new(
         &EXITED_CLEANLY,
         Severity::Critical,
-        format!(
-            "The ECS task's container '{name}' exited 0 but the run is still {}",
-            v.run.state_name
-        ),
+        format!("The ECS task's container '{name}' exited 0 but the run is still {}", v.run.state_name),
     )
     .evidence(container_line(c));
     if let Some(code) = v.stop_code_evidence() {
@@ -289,14 +224,11 @@ pub(super) fn exited_cleanly(v: &View<'_>) -> Vec<Finding> {
     if let Some(r) = task.stopped_reason.as_deref() {
         f = f.evidence(format!("stoppedReason: {}", quote(r)));
     }
-    let command = task
-        .override_command(name)
-        .map(|c| (c.join(" "), "RunTask override"))
-        .or_else(|| {
-            v.td.and_then(|td| td.container(name))
-                .filter(|cd| !cd.command.is_empty())
-                .map(|cd| (cd.command.join(" "), "task definition"))
-        });
+    let command = task.override_command(name).map(|c| (c.join(" "), "RunTask override")).or_else(|| {
+        v.td.and_then(|td| td.container(name))
+            .filter(|cd| !cd.command.is_empty())
+            .map(|cd| (cd.command.join(" "), "task definition"))
+    });
     if let Some((cmd, from)) = &command {
         f = f.evidence(format!("container {name} command ({from}): {cmd}"));
     }
@@ -329,10 +261,7 @@ pub(super) fn exited_cleanly(v: &View<'_>) -> Vec<Finding> {
     if let Some(cmd) = v.logs_tail() {
         f = f.fix(format!("Read what the container did: {cmd}"));
     }
-    f = f.fix(format!(
-        "The run will not move on by itself: prefect flow-run cancel {}",
-        v.run.run_id
-    ));
+    f = f.fix(format!("The run will not move on by itself: prefect flow-run cancel {}", v.run.run_id));
     vec![f.subject(v.subject())]
 }
 
@@ -340,29 +269,17 @@ pub(super) fn exited_cleanly(v: &View<'_>) -> Vec<Finding> {
 /// container definition's environment, or its secrets.
 fn api_url_source(v: &View<'_>, task: &Task, container: &str) -> Option<(String, &'static str)> {
     const KEY: &str = "PREFECT_API_URL";
-    if let Some(value) = task
-        .override_env(container)
-        .find(|e| e.name.as_deref() == Some(KEY))
-        .and_then(|e| e.value.clone())
+    if let Some(value) =
+        task.override_env(container).find(|e| e.name.as_deref() == Some(KEY)).and_then(|e| e.value.clone())
     {
         return Some((value, "RunTask override"));
     }
     let cd = v.td.and_then(|td| td.container(container))?;
-    if let Some(value) = cd
-        .environment
-        .iter()
-        .find(|e| e.name.as_deref() == Some(KEY))
-        .and_then(|e| e.value.clone())
-    {
+    if let Some(value) = cd.environment.iter().find(|e| e.name.as_deref() == Some(KEY)).and_then(|e| e.value.clone()) {
         return Some((value, "task definition environment"));
     }
     cd.secrets
         .iter()
         .find(|s| s.name.as_deref() == Some(KEY))
-        .map(|s| {
-            (
-                format!("<from {}>", s.value_from.as_deref().unwrap_or("a secret")),
-                "task definition secrets",
-            )
-        })
+        .map(|s| (format!("<from {}>", s.value_from.as_deref().unwrap_or("a secret")), "task definition secrets"))
 }

@@ -68,7 +68,6 @@ pub const AWS_ACTIONS: &[(&str, &str)] = &[
     ("ecs", "DescribeCapacityProviders"),
     ("ecs", "ListTasks"),
     ("logs", "GetLogEvents"),
-    ("logs", "FilterLogEvents"),
 ];
 
 /// Judges one request.

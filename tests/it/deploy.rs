@@ -86,3 +86,26 @@ fn namespaced_role_is_the_same_minus_cluster_scoped_reads() {
     let want: BTreeSet<Grant> = sent().into_iter().filter(|g| !CLUSTER_SCOPED.contains(&g.2.as_str())).collect();
     assert_eq!(granted, want, "role-namespaced.yaml and KUBE_GRANTS differ");
 }
+
+/// deploy/aws/iam-policy.json grants exactly the AWS actions the ECS collector calls (`AWS_ACTIONS`),
+/// each of which the read-only policy allows; nothing is a wildcard.
+#[test]
+fn iam_policy_is_exactly_what_the_collector_calls() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/aws/iam-policy.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("iam-policy.json")).expect("JSON");
+    let mut granted = BTreeSet::new();
+    for st in doc["Statement"].as_array().expect("statements") {
+        assert_eq!(st["Effect"], "Allow");
+        for a in st["Action"].as_array().expect("actions") {
+            let a = a.as_str().expect("action");
+            assert!(!a.contains('*'), "no wildcard actions: {a}");
+            let (service, operation) = a.split_once(':').expect("service:Operation");
+            assert!(policy::check(&Op::Aws { service, operation }).is_ok(), "{a} is refused by the policy");
+            granted.insert((service.to_string(), operation.to_string()));
+        }
+    }
+    let calls: BTreeSet<(String, String)> =
+        unstuck::policy::AWS_ACTIONS.iter().map(|(s, o)| (s.to_string(), o.to_string())).collect();
+    assert_eq!(granted, calls, "iam-policy.json and AWS_ACTIONS differ");
+}

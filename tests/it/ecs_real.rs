@@ -347,3 +347,33 @@ fn every_recorded_scenario_names_its_cause() {
     }
     assert!(failures.is_empty(), "{} of {} scenarios differ:\n{}", failures.len(), names.len(), failures.join("\n"));
 }
+
+/// `health` diagnoses its stuck ECS runs with the same ECS checks: the fleet scan names the failed
+/// image pull for the pool, and reports the ecs source.
+#[test]
+fn health_names_the_ecs_cause_of_a_stuck_run() {
+    let s = harness::p3();
+    let (url, _) = harness::moto();
+    let (api, pool, run) = pending_run(s, json!({}));
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/prefecthq/nope:latest: docker.io/prefecthq/nope:latest: not found";
+    let made = make_task(&run.id, "not-a-secret", reason);
+    api.patch(
+        &format!("/flow_runs/{}", run.id),
+        json!({"infrastructure_pid": format!("{}::{}", made.cluster, made.task_arn)}),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = harness::unstuck_env(
+        &["health", "--pool", &pool.name, "-o", "json", "--pending-threshold", "1s", "--api-url", &s.url],
+        &[
+            ("AWS_ENDPOINT_URL", url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    out.expect_code(2);
+    let v = out.json();
+    let ids: Vec<&str> = v["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
+    assert!(ids.contains(&"ecs.image-pull"), "{v:#}");
+    assert_eq!(source(&v, "ecs").map(|s| s["status"].clone()), Some(json!("collected")), "{v:#}");
+}

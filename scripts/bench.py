@@ -6,6 +6,7 @@
                     `unstuck work-pool slots` (target: <= 2 s, <= 100 MB), and Prefect's CLI for comparison.
   doctor-depth      every request delayed by D = 200 ms through a proxy: `unstuck doctor` wall time
   doctor-depth-kube the same for a Kubernetes run, the recorded cluster delayed by D too
+  doctor-depth-ecs  the same for an ECS run, moto delayed by D too
                     (target: <= 4*D + 200 ms).
   version           `unstuck --version` (target: <= 10 ms).
   health-scale      `unstuck health` over 200 pools (target: <= 5 s), when the binary has `health`.
@@ -134,6 +135,8 @@ def main():
     ap.add_argument("--delay", type=float, default=0.2, help="per-request delay for doctor-depth (s)")
     ap.add_argument("--pools", type=int, default=200, help="pools for health-scale")
     ap.add_argument("--only", nargs="*", help="run only these benchmarks")
+    ap.add_argument("--moto-url", help="moto's AWS server, for doctor-depth-ecs")
+    ap.add_argument("--moto-python", help="the moto virtualenv's python (it has boto3), for doctor-depth-ecs")
     args = ap.parse_args()
     base = args.api_url.rstrip("/")
     home = tempfile.mkdtemp(prefix="unstuck-bench-home-")
@@ -224,6 +227,40 @@ def main():
         print(f"doctor-depth-kube: D = {fmt(args.delay)} per Prefect and Kubernetes request: doctor median {fmt(median)} "
               f"= {median / args.delay:.1f} D (target <= 4*D + 200 ms = {fmt(target)}); primary {report['verdict'].get('primary')}; "
               f"kubernetes: {sources.get('kubernetes', {}).get('detail', '?')}; prefect: {sources.get('prefect', {}).get('detail', '?')}")
+
+    if want("doctor-depth-ecs") and args.moto_url and args.moto_python:
+        # An ECS run whose task stopped on a failed pull, in moto: Prefect and every AWS call delayed by D.
+        epool = unique("bench-ecs")
+        api(base, "POST", "/work_pools/", {"name": epool, "type": "ecs"})
+        flow = api(base, "POST", "/flows/", {"name": unique("flow")})
+        dep = api(base, "POST", "/deployments/", {"name": unique("dep"), "flow_id": flow["id"], "work_pool_name": epool,
+                                                  "work_queue_name": "default", "entrypoint": "flows.py:hello"})
+        run = api(base, "POST", f"/deployments/{dep['id']}/create_flow_run", {"state": {"type": "PENDING", "name": "Pending"}})
+        api(base, "POST", f"/work_pools/{epool}/workers/heartbeat", {"name": "bench-worker", "heartbeat_interval_seconds": 30})
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python", "ecs_moto.py")
+        reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/acme/nope:1: not found"
+        made = json.loads(subprocess.run([args.moto_python, script, args.moto_url, run["id"], "bench-secret", reason],
+                                         capture_output=True, text=True, check=True).stdout)
+        api(base, "PATCH", f"/flow_runs/{run['id']}", {"infrastructure_pid": f"{made['cluster']}::{made['task_arn']}"})
+        prefect_proxy = forward.ThreadingServer(("127.0.0.1", 0), forward.handler(base, delay=args.delay))
+        aws_proxy = forward.ThreadingServer(("127.0.0.1", 0), forward.handler(args.moto_url, delay=args.delay))
+        for srv in (prefect_proxy, aws_proxy):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        proxied = f"http://127.0.0.1:{prefect_proxy.server_address[1]}/api"
+        eenv = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_proxy.server_address[1]}", "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+        time.sleep(1.5)
+        cmd = [args.unstuck, "doctor", run["id"], "--api-url", proxied, "-o", "json", "--pending-threshold", "1s"]
+        walls, _ = timed(cmd, eenv, max(3, args.runs // 2))
+        report = json.loads(subprocess.run(cmd, env=eenv, capture_output=True, text=True).stdout)
+        prefect_proxy.shutdown()
+        aws_proxy.shutdown()
+        sources = {s["name"]: s for s in report.get("sources", [])}
+        median = statistics.median(walls)
+        print(f"doctor-depth-ecs: D = {fmt(args.delay)} per Prefect and AWS request: doctor median {fmt(median)} "
+              f"= {median / args.delay:.1f} D (target <= 4*D + 200 ms = {fmt(4 * args.delay + 0.2)}); primary "
+              f"{report['verdict'].get('primary')}; ecs: {sources.get('ecs', {}).get('detail', '?')}; "
+              f"prefect: {sources.get('prefect', {}).get('detail', '?')}")
 
     if want("health-scale"):
         has_health = subprocess.run([args.unstuck, "health", "--help"], capture_output=True).returncode == 0

@@ -272,3 +272,17 @@ mod tests {
         assert!(f[0].detail.contains("not in the run's logs"), "{}", f[0].detail);
     }
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*LOST, &*STEP, &*STEP_ERROR] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

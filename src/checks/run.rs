@@ -552,3 +552,17 @@ mod exited_tests {
         assert!(findings(&failed, "infra.exited-cleanly").is_empty());
     }
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*EXIT_CODE, &*EXITED_CLEANLY_LINE] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

@@ -262,7 +262,9 @@ fn client_error(e: kube::Error) -> KubeError {
 
 /// A request path from segments (each percent-encoded as needed) and query pairs.
 pub fn path(segments: &[&str], query: &[(&str, &str)]) -> String {
-    let mut url = Url::parse("http://kubernetes.invalid/").unwrap_or_else(|_| unreachable!("a valid base URL"));
+    // Only the path and query of this URL are used; the host is a placeholder. Were it unparsable, "/"
+    // is a request the policy refuses: the read fails with a message, nothing panics.
+    let Ok(mut url) = Url::parse("http://kubernetes.invalid/") else { return "/".to_string() };
     if let Ok(mut s) = url.path_segments_mut() {
         // A name that is a dot-segment would move the request elsewhere: send it as a literal name.
         s.clear().extend(segments.iter().map(|seg| match *seg {

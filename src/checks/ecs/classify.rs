@@ -481,3 +481,43 @@ mod tests {
         ));
     }
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [
+            &*FAMILY,
+            &*PULL_RATE,
+            &*PULL_AUTH,
+            &*PULL_NOT_FOUND,
+            &*NETWORKISH,
+            &*ECR_HOST,
+            &*INIT_ASM,
+            &*INIT_SSM,
+            &*INIT_REGISTRY,
+            &*INIT_LOGGING,
+            &*INIT_ENI,
+            &*INIT_DENIED,
+            &*INIT_MISSING,
+            &*EXEC_NOT_FOUND,
+            &*EXEC_FORMAT,
+            &*NET_SLR,
+            &*NET_SUBNET,
+            &*NET_SG,
+            &*NET_ENI,
+            &*CAP_RESOURCE,
+            &*CAP_UNAVAILABLE,
+            &*CAP_EMPTY,
+            &*CAP_NO_INSTANCES,
+            &*REGISTER,
+            &*CLUSTER_NOT_FOUND,
+        ] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

@@ -115,3 +115,17 @@ pub(super) fn network(v: &View<'_>) -> Vec<Finding> {
     }
     vec![f.subject(v.subject())]
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*SUBNET_ID, &*SG_ID] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

@@ -200,3 +200,15 @@ pub(crate) fn worker_unhealthy(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
     .fix(logs_cmd(pod, container, true))
     .fix("Raise the worker's resources in the prefect-worker Helm values (worker.resources.requests/limits: at least 100m CPU and 256Mi memory, more for many concurrent runs), then helm upgrade")]
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        assert!(!FORBIDDEN_LINE.as_str().is_empty());
+    }
+}

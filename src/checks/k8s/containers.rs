@@ -439,3 +439,17 @@ pub(crate) fn crash_loop(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Finding>
     }
     out
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*MISSING_REF, &*MISSING_KEY] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

@@ -639,3 +639,17 @@ pub(crate) fn observer_missing(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
     ))
     .fix("Look for kopf/observer errors in the worker's log at startup")]
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*EXCEEDED_QUOTA, &*FAILED_QUOTA, &*MISSING_SA] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

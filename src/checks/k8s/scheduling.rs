@@ -461,3 +461,17 @@ pub(crate) fn scheduling_gated(kube: &KubeEvidence, run: &RunView<'_>) -> Vec<Fi
     }
     out
 }
+
+/// Every pattern of this file is a literal compiled on first use: compiling them all here makes an
+/// invalid one fail the tests instead of a diagnosis.
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for p in [&*HEADER, &*COUNTED] {
+            assert!(!p.as_str().is_empty());
+        }
+    }
+}

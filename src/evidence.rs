@@ -285,6 +285,7 @@ pub struct RunEvidence {
 #[derive(Debug, Clone, Default)]
 pub struct InfraEvidence {
     pub kubernetes: Source<kube::KubeEvidence>,
+    pub ecs: Source<ecs::EcsEvidence>,
 }
 
 /// "what: error" for each source that failed.
@@ -611,8 +612,20 @@ impl Body {
                 let needs = f.needs.as_ref().map(|n| format!(" (unstuck needs {n})")).unwrap_or_default();
                 (SourceStatus::Failed, format!("{}{needs}", f.message))
             }
-            (Some(e), None) if collected.len() == 1 => (SourceStatus::Collected, e.describe()),
-            (Some(_), None) => (SourceStatus::Collected, format!("{} read", crate::fmt::count(collected.len(), "run"))),
+            (Some(e), None) if collected.len() == 1 => {
+                (SourceStatus::Collected, format!("{}{}", e.describe(), e.unread_detail()))
+            }
+            (Some(_), None) => {
+                let mut unread: Vec<String> = Vec::new();
+                for u in collected.iter().flat_map(|e| e.unread.iter()) {
+                    if !unread.contains(&u.action) {
+                        unread.push(u.action.clone());
+                    }
+                }
+                let tail =
+                    if unread.is_empty() { String::new() } else { format!("; could not call {}", unread.join(", ")) };
+                (SourceStatus::Collected, format!("{} read{tail}", crate::fmt::count(collected.len(), "run")))
+            }
             (None, None) => {
                 let skipped = sources.iter().find_map(|s| s.why_missing("ECS"));
                 (SourceStatus::Skipped, skipped.unwrap_or_else(|| "not consulted".into()))

@@ -5,8 +5,7 @@
 pub mod client;
 pub mod collect;
 
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use client::AwsSettings;
 use client::{EcsClient, NotConnected};
@@ -14,6 +13,7 @@ use client::{EcsClient, NotConnected};
 use crate::evidence::Source;
 use crate::evidence::ecs::{EcsEvidence, parse_task_arn};
 use crate::infra::Infra;
+use crate::infra_collect::Meter;
 use crate::prefect::HintsFuture;
 use crate::prefect::types::FlowRun;
 use crate::redact::Redactor;
@@ -28,31 +28,22 @@ pub struct Collector {
     budget: Duration,
     redactor: Redactor,
     client: tokio::sync::OnceCell<Result<EcsClient, Source<EcsEvidence>>>,
-    millis: Cell<u64>,
-    consulted: Cell<bool>,
+    meter: Meter,
 }
 
 impl Collector {
     pub fn new(settings: AwsSettings, budget: Duration, redactor: Redactor) -> Self {
-        Collector {
-            settings,
-            budget,
-            redactor,
-            client: tokio::sync::OnceCell::new(),
-            millis: Cell::new(0),
-            consulted: Cell::new(false),
-        }
+        Collector { settings, budget, redactor, client: tokio::sync::OnceCell::new(), meter: Meter::default() }
     }
 
     /// Operations sent; `None` when no run needed ECS.
     pub fn requests(&self) -> Option<u64> {
-        self.consulted
-            .get()
-            .then(|| self.client.get().and_then(|c| c.as_ref().ok()).map(EcsClient::request_count).unwrap_or(0))
+        self.meter
+            .requests(|| self.client.get().and_then(|c| c.as_ref().ok()).map(EcsClient::request_count).unwrap_or(0))
     }
 
     pub fn millis(&self) -> u64 {
-        self.millis.get()
+        self.meter.millis()
     }
 
     async fn client(&self, arn_region: Option<&str>) -> Result<&EcsClient, Source<EcsEvidence>> {
@@ -93,7 +84,7 @@ impl Collector {
                 (None, Some(hints))
             }
         };
-        self.consulted.set(true);
+        self.meter.consulted();
         let arn_region = target_pid.as_ref().and_then(|(_, arn)| parse_task_arn(arn)).map(|a| a.region.to_string());
         let client = match self.client(arn_region.as_deref()).await {
             Ok(c) => c,
@@ -110,10 +101,6 @@ impl Collector {
 
     /// The ECS side of one run, timed.
     pub async fn collect_ecs(&self, run: &FlowRun, hints: HintsFuture<'_>) -> Source<EcsEvidence> {
-        let started = Instant::now();
-        let ecs = self.collect_run(run, hints).await;
-        let spent = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.millis.set(self.millis.get().saturating_add(spent));
-        ecs
+        self.meter.time(self.collect_run(run, hints)).await
     }
 }

@@ -5,19 +5,17 @@
 pub mod client;
 pub mod collect;
 
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use client::KubeSettings;
 use client::{KubeClient, NotConnected};
 
+use crate::evidence::Source;
 use crate::evidence::kube::KubeEvidence;
-use crate::evidence::{InfraEvidence, Source};
 use crate::infra::Infra;
+use crate::infra_collect::Meter;
+use crate::prefect::HintsFuture;
 use crate::prefect::types::FlowRun;
-use crate::prefect::{self, HintsFuture};
 use crate::redact::Redactor;
 
 const NOT_CONFIGURED: &str = "Kubernetes not configured";
@@ -30,32 +28,22 @@ pub struct Collector {
     budget: Duration,
     redactor: Redactor,
     client: tokio::sync::OnceCell<Result<KubeClient, Source<KubeEvidence>>>,
-    /// Time spent collecting (summed over runs) and whether Kubernetes was consulted at all.
-    millis: Cell<u64>,
-    consulted: Cell<bool>,
+    meter: Meter,
 }
 
 impl Collector {
     pub fn new(settings: KubeSettings, budget: Duration, redactor: Redactor) -> Self {
-        Collector {
-            settings,
-            budget,
-            redactor,
-            client: tokio::sync::OnceCell::new(),
-            millis: Cell::new(0),
-            consulted: Cell::new(false),
-        }
+        Collector { settings, budget, redactor, client: tokio::sync::OnceCell::new(), meter: Meter::default() }
     }
 
     /// Requests sent, retries included; `None` when no run needed Kubernetes.
     pub fn requests(&self) -> Option<u64> {
-        self.consulted
-            .get()
-            .then(|| self.client.get().and_then(|c| c.as_ref().ok()).map(KubeClient::request_count).unwrap_or(0))
+        self.meter
+            .requests(|| self.client.get().and_then(|c| c.as_ref().ok()).map(KubeClient::request_count).unwrap_or(0))
     }
 
     pub fn millis(&self) -> u64 {
-        self.millis.get()
+        self.meter.millis()
     }
 
     async fn client(&self) -> Result<&KubeClient, Source<KubeEvidence>> {
@@ -96,7 +84,7 @@ impl Collector {
             let what = hints.as_ref().and_then(|h| h.pool_type.clone()).unwrap_or_else(|| "unknown".into());
             return collect::skipped(&format!("not a Kubernetes run (pool type {what})"), None);
         }
-        self.consulted.set(true);
+        self.meter.consulted();
         let client = match self.client().await {
             Ok(c) => c,
             Err(skipped_or_failed) => return skipped_or_failed,
@@ -106,20 +94,9 @@ impl Collector {
             collect::Target { run_id: run.id.clone(), infrastructure_pid: pid.map(str::to_string), namespaces };
         collect::collect(client, &target, &self.redactor).await
     }
-}
 
-impl prefect::Infra for Collector {
-    fn collect<'a>(
-        &'a self,
-        run: &'a FlowRun,
-        hints: HintsFuture<'a>,
-    ) -> Pin<Box<dyn Future<Output = InfraEvidence> + 'a>> {
-        Box::pin(async move {
-            let started = Instant::now();
-            let kubernetes = self.collect_run(run, hints).await;
-            let spent = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.millis.set(self.millis.get().saturating_add(spent));
-            InfraEvidence { kubernetes }
-        })
+    /// The Kubernetes side of one run, timed.
+    pub async fn collect_kube(&self, run: &FlowRun, hints: HintsFuture<'_>) -> Source<KubeEvidence> {
+        self.meter.time(self.collect_run(run, hints)).await
     }
 }

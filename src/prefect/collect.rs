@@ -234,15 +234,15 @@ pub async fn run_evidence(
                 let hints = Box::pin(async move {
                     hints_rx.wait_for(Option::is_some).await.ok().and_then(|h| h.clone()).unwrap_or_default()
                 });
-                infra.collect_all(&infra_run, hints).await
+                infra.collect(&infra_run, hints).await
             }
-            None => (crate::evidence::InfraEvidence::default(), Source::skipped("ECS not consulted")),
+            None => crate::evidence::InfraEvidence::default(),
         }
     };
     let prefect = prefect_evidence(client, run, server, known, opts, redactor, progress, &hints_tx);
-    let (mut ev, (infra, ecs)) = join(prefect, infra).await;
+    let (mut ev, infra) = join(prefect, infra).await;
     ev.kubernetes = infra.kubernetes;
-    ev.ecs = ecs;
+    ev.ecs = infra.ecs;
     ev
 }
 

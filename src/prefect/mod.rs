@@ -14,8 +14,7 @@ use std::pin::Pin;
 
 use jiff::Timestamp;
 
-use crate::evidence::ecs::EcsEvidence;
-use crate::evidence::{InfraEvidence, PoolHealth, Source};
+use crate::evidence::{InfraEvidence, PoolHealth};
 use types::{FlowRun, Worker};
 
 /// What to read beyond the first round. The checks decide it (`checks::plan::Planner`) from what was
@@ -63,14 +62,4 @@ pub trait Infra {
         run: &'a FlowRun,
         hints: HintsFuture<'a>,
     ) -> Pin<Box<dyn Future<Output = InfraEvidence> + 'a>>;
-
-    /// Every backend's evidence: Kubernetes (`collect`) and ECS. A collector of Kubernetes only
-    /// leaves ECS unconsulted; `infra_collect::Backends` reads both concurrently.
-    fn collect_all<'a>(
-        &'a self,
-        run: &'a FlowRun,
-        hints: HintsFuture<'a>,
-    ) -> Pin<Box<dyn Future<Output = (InfraEvidence, Source<EcsEvidence>)> + 'a>> {
-        Box::pin(async move { (self.collect(run, hints).await, Source::skipped("ECS not consulted")) })
-    }
 }

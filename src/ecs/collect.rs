@@ -12,7 +12,7 @@ use crate::evidence::Source;
 use crate::evidence::ecs::{
     ContainerLogs, DescribeCapacityProvidersResponse, DescribeClustersResponse, DescribeTaskDefinitionResponse,
     DescribeTasksResponse, EcsEvidence, FLOW_RUN_ID_TAG, Failure, Located, LogEventsResponse, Lookup,
-    PREFECT_CONTAINER, Task, TaskDefinition, arn_region, awslogs_stream, failure_for, log_tail, parse_task_arn,
+    PREFECT_CONTAINER, Task, TaskDefinition, Unread, arn_region, awslogs_stream, failure_for, log_tail, parse_task_arn,
     select_cluster, select_task,
 };
 use crate::redact::Redactor;
@@ -37,6 +37,8 @@ pub struct Target {
 struct Reader<'a> {
     client: &'a EcsClient,
     redactor: &'a Redactor,
+    /// Side reads that failed (denied, throttled past the deadline, …): the rest still counts.
+    unread: std::cell::RefCell<Vec<Unread>>,
 }
 
 impl Reader<'_> {
@@ -56,6 +58,24 @@ impl Reader<'_> {
     {
         let v = self.client.call(needs, &capture, send, self.redactor).await?;
         serde_json::from_value(v).map_err(|e| AwsError::Other(format!("unexpected {needs} response: {e}")))
+    }
+
+    /// Records a side read that failed for a reason other than the object not existing.
+    fn unread(&self, action: &str, e: &AwsError) {
+        let f = e.failure(self.redactor);
+        self.unread.borrow_mut().push(Unread { action: action.to_string(), kind: f.kind, message: f.message });
+    }
+
+    /// A side read's error: an object that does not exist is evidence; anything else is recorded as
+    /// unread and leaves the object unchecked.
+    fn missing_or_unread<T>(&self, needs: &str, e: &AwsError, arn: &str) -> Lookup<T> {
+        match not_found_or_unchecked(e, arn) {
+            Lookup::NotChecked => {
+                self.unread(needs, e);
+                Lookup::NotChecked
+            }
+            missing => missing,
+        }
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: Vec<String>) -> Result<DescribeTasksResponse, AwsError> {
@@ -102,7 +122,7 @@ impl Reader<'_> {
         let send = self.client.ecs.describe_clusters().clusters(cluster).customize().interceptor(cap.clone()).send();
         match self.read::<DescribeClustersResponse, _, _>("ecs:DescribeClusters", cap, send).await {
             Ok(resp) => select_cluster(&resp, cluster),
-            Err(e) => not_found_or_unchecked(&e, cluster),
+            Err(e) => self.missing_or_unread("ecs:DescribeClusters", &e, cluster),
         }
     }
 
@@ -113,7 +133,7 @@ impl Reader<'_> {
         match self.read::<DescribeTaskDefinitionResponse, _, _>("ecs:DescribeTaskDefinition", cap, send).await {
             Ok(DescribeTaskDefinitionResponse { task_definition: Some(td) }) => Lookup::Found(td),
             Ok(_) => Lookup::NotChecked,
-            Err(e) => not_found_or_unchecked(&e, arn),
+            Err(e) => self.missing_or_unread("ecs:DescribeTaskDefinition", &e, arn),
         }
     }
 
@@ -132,10 +152,13 @@ impl Reader<'_> {
             .customize()
             .interceptor(cap.clone())
             .send();
-        self.read::<DescribeCapacityProvidersResponse, _, _>("ecs:DescribeCapacityProviders", cap, send)
-            .await
-            .map(|r| r.capacity_providers)
-            .unwrap_or_default()
+        match self.read::<DescribeCapacityProvidersResponse, _, _>("ecs:DescribeCapacityProviders", cap, send).await {
+            Ok(r) => r.capacity_providers,
+            Err(e) => {
+                self.unread("ecs:DescribeCapacityProviders", &e);
+                Vec::new()
+            }
+        }
     }
 
     /// The tail of one log stream; a stream that does not exist is evidence (the container never ran).
@@ -169,7 +192,10 @@ impl Reader<'_> {
             Err(e) if e.code() == Some("ResourceNotFoundException") => {
                 Some(ContainerLogs::NoStream { group: group.to_string(), stream: stream.to_string() })
             }
-            Err(_) => None,
+            Err(e) => {
+                self.unread("logs:GetLogEvents", &e);
+                None
+            }
         }
     }
 }
@@ -202,7 +228,7 @@ fn not_found_or_unchecked<T>(e: &AwsError, arn: &str) -> Lookup<T> {
 
 /// Collects the run's ECS evidence.
 pub async fn collect(client: &EcsClient, target: &Target, redactor: &Redactor) -> Source<EcsEvidence> {
-    let reader = Reader { client, redactor };
+    let reader = Reader { client, redactor, unread: Default::default() };
     let mut cluster_lookup: Option<Lookup<crate::evidence::ecs::Cluster>> = None;
 
     let (located, task) = match &target.pid {
@@ -319,6 +345,7 @@ pub async fn collect(client: &EcsClient, target: &Target, redactor: &Redactor) -
         task_definition,
         capacity_providers,
         logs,
+        unread: reader.unread.into_inner(),
     })
 }
 

@@ -44,6 +44,52 @@ pub struct EcsEvidence {
     /// The flow-run container's CloudWatch log tail; `None` when logs were not read.
     #[serde(default)]
     pub logs: Option<ContainerLogs>,
+    /// Reads after the task's that failed (IAM denied, throttled past the deadline, …); what they
+    /// would have shown is unknown, the rest still counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<Unread>,
+}
+
+/// One read the collector could not make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unread {
+    /// The IAM action of the call (`logs:GetLogEvents`).
+    pub action: String,
+    pub kind: crate::evidence::FailureKind,
+    /// The redacted error.
+    pub message: String,
+}
+
+impl EcsEvidence {
+    /// The IAM actions unstuck was refused.
+    pub fn denied(&self) -> impl Iterator<Item = &str> {
+        self.unread.iter().filter(|u| u.kind == crate::evidence::FailureKind::Forbidden).map(|u| u.action.as_str())
+    }
+
+    /// "; not allowed to call logs:GetLogEvents; could not read ecs:DescribeClusters (…)", or nothing.
+    pub fn unread_detail(&self) -> String {
+        let mut out = String::new();
+        let denied: Vec<&str> = self.denied().collect();
+        if !denied.is_empty() {
+            out.push_str(&format!("; not allowed to call {} (unstuck needs it)", denied.join(", ")));
+        }
+        let other: Vec<String> =
+            self.unread
+                .iter()
+                .filter(|u| u.kind != crate::evidence::FailureKind::Forbidden)
+                .map(|u| {
+                    if u.message.contains(&u.action) {
+                        u.message.clone()
+                    } else {
+                        format!("{}: {}", u.action, u.message)
+                    }
+                })
+                .collect();
+        if !other.is_empty() {
+            out.push_str(&format!("; could not read {}", other.join("; ")));
+        }
+        out
+    }
 }
 
 impl EcsEvidence {

@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+use crate::ecs_real::{
+    REPLAY_THRESHOLD_SECS, doctor as doctor_ecs, materialise as materialise_ecs, scenario_meta, source,
+};
 use crate::harness::kube_api::KubeApi;
 use crate::harness::{self, api::Api, api::Pool, unique};
 use crate::k8s_real::{THRESHOLD_SECS, doctor as doctor_kube, kube_source, materialise, meta};
@@ -101,4 +104,52 @@ fn kubernetes_job_block_namespace_locates_the_run() {
     assert!(seen.iter().any(|p| p.starts_with("/apis/batch/v1/namespaces/flows/jobs")), "searched flows: {seen:#?}");
     assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
     assert_eq!(v["verdict"]["primary"], "k8s.forbidden", "{v:#}");
+}
+
+/// Prefect 2 and ECS: an ECSTask block's cluster is where the ECS locator searches by the run's tag
+/// when the run recorded no task (the recorded PROVISIONING task is found among the cluster's), and a
+/// Prefect 2 run whose `infrastructure_pid` is `<cluster>::<task arn>` is read by the pid; each names
+/// its ECS cause.
+#[test]
+fn ecs_task_block_and_prefect2_pid_locate_the_task() {
+    let s = harness::p2();
+    let api = s.api();
+    let pool = agent_pool(&api);
+    let by_tag = {
+        let m = scenario_meta("capacity-provisioning");
+        let id = block(&api, "ecs-task", json!({"cluster": m["cluster"], "image": "acme/etl:1.0"}));
+        let dep = api.deployment_with(&pool, "default", json!({"infrastructure_document_id": id}));
+        let run = api.run(&dep, -60);
+        api.set_state(&run, json!({"type": "PENDING", "name": "Pending"}));
+        let dir = materialise_ecs("capacity-provisioning", &run.id);
+        (run, dir, "ecs.capacity")
+    };
+    let by_pid = {
+        let m = scenario_meta("image-pull-not-found");
+        let dep = api.deployment(&pool, "default");
+        let run = api.run(&dep, -60);
+        api.set_state(&run, json!({"type": "PENDING", "name": "Pending"}));
+        api.patch(&format!("/flow_runs/{}", run.id), json!({"infrastructure_pid": m["infrastructure_pid"]}));
+        let dir = materialise_ecs("image-pull-not-found", &run.id);
+        (run, dir, "ecs.image-pull")
+    };
+    std::thread::sleep(std::time::Duration::from_secs(REPLAY_THRESHOLD_SECS + 1));
+    let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
+    for (run, dir, want) in [by_tag, by_pid] {
+        let server = harness::ecs_api::EcsApi::start(dir.path());
+        let out = doctor_ecs(s, &server.url, &run, &["--pending-threshold", &threshold]);
+        let v = out.json();
+        assert_eq!(source(&v, "ecs").map(|e| e["status"].clone()), Some(json!("collected")), "{want}: {v:#}");
+        assert_eq!(v["verdict"]["primary"], want, "{}", out.stdout);
+        out.expect_code(2);
+        let seen = server.seen();
+        match want {
+            "ecs.capacity" => {
+                assert!(seen.iter().any(|o| o == "ListTasks"), "searched by tag: {seen:?}");
+                let detail = source(&v, "ecs").and_then(|e| e["detail"].as_str()).unwrap_or_default().to_string();
+                assert!(detail.contains("in cluster prefect-flows"), "the block's cluster: {detail}");
+            }
+            _ => assert!(!seen.iter().any(|o| o == "ListTasks"), "read by the pid alone: {seen:?}"),
+        }
+    }
 }

@@ -40,8 +40,11 @@ fn pending_run(s: &Server, job_variables: Value) -> (harness::api::Api, harness:
     (api, pool, run)
 }
 
-fn doctor(s: &Server, endpoint: &str, run: &Run, extra: &[&str]) -> harness::Out {
-    let mut args = vec!["doctor", run.id.as_str(), "-o", "json", "--pending-threshold", "1s"];
+pub fn doctor(s: &Server, endpoint: &str, run: &Run, extra: &[&str]) -> harness::Out {
+    let mut args = vec!["doctor", run.id.as_str(), "-o", "json"];
+    if !extra.contains(&"--pending-threshold") {
+        args.extend(["--pending-threshold", "1s"]);
+    }
     args.extend_from_slice(extra);
     args.extend(["--api-url", &s.url]);
     harness::unstuck_env(
@@ -55,7 +58,7 @@ fn doctor(s: &Server, endpoint: &str, run: &Run, extra: &[&str]) -> harness::Out
     )
 }
 
-fn source<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+pub fn source<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
     v["sources"].as_array().and_then(|s| s.iter().find(|s| s["name"] == name))
 }
 
@@ -230,16 +233,38 @@ fn access_denied_names_the_permission() {
 // Every recorded scenario (fixtures/ecs), served over the AWS JSON 1.1 protocol by harness::ecs_api to
 // the real SDK: the shapes moto cannot produce (stopCode, exit codes, PROVISIONING, missing objects).
 
+pub fn scenario_meta(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(ecs_fixtures().join(name).join("scenario.json")).expect("read"))
+        .expect("JSON")
+}
+
+/// A run on the real server in the recorded scenario's state (its pid and worker lines too), and
+/// the scenario materialised for it.
+fn recorded_run(api: &harness::api::Api, dep: &harness::api::Deployment, name: &str) -> (Run, harness::TempDir) {
+    let m = scenario_meta(name);
+    let run = api.run_with(dep, -60, json!({"job_variables": {"cluster": m["cluster"]}}));
+    let (ty, st) = (m["state_type"].as_str().expect("type"), m["state_name"].as_str().unwrap_or("Pending"));
+    api.set_state(&run, json!({"type": ty, "name": st}));
+    if let Some(pid) = m["infrastructure_pid"].as_str() {
+        api.patch(&format!("/flow_runs/{}", run.id), json!({"infrastructure_pid": pid}));
+    }
+    for line in m["worker_log_lines"].as_array().into_iter().flatten() {
+        api.log(&run, "prefect.flow_runs.worker", 40, line.as_str().unwrap_or_default());
+    }
+    let dir = materialise(name, &run.id);
+    (run, dir)
+}
+
 fn ecs_fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("ecs")
 }
 
 /// The pending threshold the scenarios are replayed with; the recordings used 300 s.
-const REPLAY_THRESHOLD_SECS: u64 = 3;
+pub const REPLAY_THRESHOLD_SECS: u64 = 3;
 
 /// A copy of the scenario for `run_id` on today's clock: the run id replaced, and every epoch-second
 /// timestamp moved so its age before the recording's "now" keeps its ratio to the threshold.
-fn materialise(name: &str, run_id: &str) -> harness::TempDir {
+pub fn materialise(name: &str, run_id: &str) -> harness::TempDir {
     let from = ecs_fixtures().join(name);
     let m: Value = serde_json::from_str(&std::fs::read_to_string(from.join("scenario.json")).expect("scenario"))
         .expect("scenario JSON");
@@ -276,43 +301,15 @@ fn every_recorded_scenario_names_its_cause() {
         .collect();
     names.sort();
     assert!(names.len() >= 30, "the recorded scenarios are there: {names:?}");
-    let meta = |name: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(ecs_fixtures().join(name).join("scenario.json")).expect("read"))
-            .expect("JSON")
-    };
-    let runs: Vec<(Run, harness::TempDir)> = names
-        .iter()
-        .map(|name| {
-            let m = meta(name);
-            let run = api.run_with(&dep, -60, json!({"job_variables": {"cluster": m["cluster"]}}));
-            let (ty, st) = (m["state_type"].as_str().expect("type"), m["state_name"].as_str().unwrap_or("Pending"));
-            api.set_state(&run, json!({"type": ty, "name": st}));
-            if let Some(pid) = m["infrastructure_pid"].as_str() {
-                api.patch(&format!("/flow_runs/{}", run.id), json!({"infrastructure_pid": pid}));
-            }
-            for line in m["worker_log_lines"].as_array().into_iter().flatten() {
-                api.log(&run, "prefect.flow_runs.worker", 40, line.as_str().unwrap_or_default());
-            }
-            let dir = materialise(name, &run.id);
-            (run, dir)
-        })
-        .collect();
+    let runs: Vec<(Run, harness::TempDir)> = names.iter().map(|name| recorded_run(&api, &dep, name)).collect();
     std::thread::sleep(std::time::Duration::from_secs(REPLAY_THRESHOLD_SECS + 1));
     let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
     let mut failures = Vec::new();
     for (name, (run, dir)) in names.iter().zip(&runs) {
-        let m = meta(name);
+        let m = scenario_meta(name);
         api.heartbeat(&pool, "ecs-worker", 30);
         let server = harness::ecs_api::EcsApi::start(dir.path());
-        let out = harness::unstuck_env(
-            &["doctor", run.id.as_str(), "-o", "json", "--pending-threshold", &threshold, "--api-url", &s.url],
-            &[
-                ("AWS_ENDPOINT_URL", server.url.as_str()),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_REGION", "us-east-1"),
-            ],
-        );
+        let out = doctor(s, &server.url, run, &["--pending-threshold", &threshold]);
         for op in server.seen() {
             assert!(granted(&op), "{name}: {op} reached AWS but is not in AWS_ACTIONS");
         }
@@ -376,4 +373,91 @@ fn health_names_the_ecs_cause_of_a_stuck_run() {
     let ids: Vec<&str> = v["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
     assert!(ids.contains(&"ecs.image-pull"), "{v:#}");
     assert_eq!(source(&v, "ecs").map(|s| s["status"].clone()), Some(json!("collected")), "{v:#}");
+}
+
+/// One recorded scenario replayed for a run of a live worker's pool, past the threshold.
+fn replayed(name: &str) -> (Run, harness::TempDir, harness::ecs_api::EcsApi) {
+    let api = harness::p3().api();
+    let pool = api.pool("ecsfault", "ecs");
+    let dep = api.deployment(&pool, "default");
+    let (run, dir) = recorded_run(&api, &dep, name);
+    std::thread::sleep(std::time::Duration::from_secs(REPLAY_THRESHOLD_SECS + 1));
+    api.heartbeat(&pool, "ecs-worker", 30);
+    let server = harness::ecs_api::EcsApi::start(dir.path());
+    (run, dir, server)
+}
+
+/// The `X-Amz-Target` operation of a request the proxy saw.
+fn operation_of(r: &crate::harness::proxy::Seen) -> String {
+    r.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        .map(|(_, v)| v.rsplit('.').next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+fn aws_error(ty: &str, message: &str) -> Fault {
+    Fault::Respond {
+        status: 400,
+        headers: vec![("content-type", "application/x-amz-json-1.1".into())],
+        body: json!({"__type": ty, "message": message}).to_string(),
+    }
+}
+
+/// AWS throttles the first two DescribeTasks and refuses GetLogEvents (IAM): the throttled call is
+/// retried within the deadline, the refused side read is named with the action unstuck needs, and the
+/// diagnosis from the task itself (OOM) still stands, exit 2.
+#[test]
+fn throttling_is_retried_and_a_refused_side_read_is_named() {
+    let s = harness::p3();
+    let (run, _dir, server) = replayed("oom");
+    let throttled = std::sync::atomic::AtomicUsize::new(0);
+    let proxy = Proxy::start(&server.url, move |r, _| match operation_of(r).as_str() {
+        "DescribeTasks" if throttled.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 => {
+            aws_error("ThrottlingException", "Rate exceeded")
+        }
+        "GetLogEvents" => aws_error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/ci/unstuck is not authorized to perform: logs:GetLogEvents on resource: arn:aws:logs:us-east-1:123456789012:log-group:/ecs/prefect:log-stream:prefect/flow/abc because no identity-based policy allows the logs:GetLogEvents action",
+        ),
+        _ => Fault::Pass,
+    });
+    let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
+    let out = doctor(s, &proxy.url, &run, &["--pending-threshold", &threshold, "--timeout", "20"]);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "ecs.oom", "{}", out.stdout);
+    let ops: Vec<String> = proxy.seen().iter().map(operation_of).collect();
+    assert_eq!(ops.iter().filter(|o| *o == "DescribeTasks").count(), 3, "two throttled, one answered: {ops:?}");
+    assert_eq!(ops.iter().filter(|o| *o == "GetLogEvents").count(), 1, "a denial is not retried: {ops:?}");
+    let ecs = source(&v, "ecs").expect("an ecs source");
+    assert_eq!(ecs["status"], "collected", "{ecs}");
+    let detail = ecs["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("not allowed to call logs:GetLogEvents"), "{detail}");
+    let (status, _) = item(&v, "infrastructure");
+    assert_ne!(status, "unknown", "the task was read: {v:#}");
+}
+
+/// AWS throttles every call: within `--timeout` the ECS source fails saying it was throttled, the
+/// Prefect side of the diagnosis still prints, and nothing hangs.
+#[test]
+fn throttling_that_never_ends_fails_the_source_within_the_timeout() {
+    let s = harness::p3();
+    let (run, _dir, server) = replayed("capacity-provisioning");
+    let proxy = Proxy::start(&server.url, |_, _| aws_error("ThrottlingException", "Rate exceeded"));
+    let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
+    let started = std::time::Instant::now();
+    let out = doctor(s, &proxy.url, &run, &["--pending-threshold", &threshold, "--timeout", "8"]);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    let v = out.json();
+    let ecs = source(&v, "ecs").expect("an ecs source");
+    assert_eq!(ecs["status"], "failed", "{ecs}");
+    let detail = ecs["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("throttled") || detail.contains("deadline"), "{detail}");
+    assert!(proxy.seen().len() >= 2, "throttling was retried: {} requests", proxy.seen().len());
+    // The Prefect side still names the stuck run.
+    let primary = v["verdict"]["primary"].as_str().unwrap_or_default();
+    assert!(primary.starts_with("run."), "{primary}: {}", out.stdout);
+    out.expect_code(2);
 }

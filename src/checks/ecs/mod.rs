@@ -193,7 +193,13 @@ fn judge_item(v: &View<'_>, item: Item, findings: &[Finding]) -> (ItemStatus, St
             } else if pulled {
                 (ItemStatus::Pass, format!("the execution role pulled the image for task {id}"))
             } else {
-                (ItemStatus::Unknown, format!("task {id} is {status}: the execution role has not been used yet"))
+                let denied: Vec<&str> = v.ecs.denied().collect();
+                let tail = if denied.is_empty() {
+                    String::new()
+                } else {
+                    format!("; unstuck was not allowed {}", denied.join(", "))
+                };
+                (ItemStatus::Unknown, format!("task {id} is {status}: the execution role has not been used yet{tail}"))
             }
         }
         Item::Capacity => {

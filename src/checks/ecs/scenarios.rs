@@ -173,6 +173,7 @@ fn evidence_with(task: Task) -> EcsEvidence {
         task_definition: Lookup::NotChecked,
         capacity_providers: vec![],
         logs: None,
+        unread: vec![],
     }
 }
 
@@ -335,4 +336,39 @@ fn no_task_checklist_is_unknown_with_why() {
         assert_eq!(status, ItemStatus::Unknown, "{item:?}");
         assert!(detail.contains("no task tagged"), "{detail}");
     }
+}
+
+/// A side read unstuck was refused (IAM) or could not finish is named in the evidence's words and in
+/// the permissions item while the task is still waiting; the diagnosis from the task itself stands.
+#[test]
+fn refused_side_reads_are_named() {
+    use crate::evidence::FailureKind;
+    use crate::evidence::ecs::Unread;
+    let s = load_scenario(&super::testkit::fixtures_dir().join("capacity-provisioning"));
+    let mut ev = s.evidence.clone();
+    ev.unread = vec![
+        Unread {
+            action: "logs:GetLogEvents".into(),
+            kind: FailureKind::Forbidden,
+            message: "AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized".into(),
+        },
+        Unread {
+            action: "ecs:DescribeClusters".into(),
+            kind: FailureKind::Other,
+            message: "ThrottlingException: Rate exceeded".into(),
+        },
+    ];
+    let detail = ev.unread_detail();
+    assert!(detail.contains("not allowed to call logs:GetLogEvents"), "{detail}");
+    assert!(detail.contains("could not read ecs:DescribeClusters: ThrottlingException: Rate exceeded"), "{detail}");
+    assert!(!detail.contains("ecs:DescribeClusters (unstuck needs"), "{detail}");
+    let run = s.run_view();
+    let findings = rank(run_all(&ev, &run));
+    assert_eq!(findings.first().map(|f| f.id), Some("ecs.capacity"));
+    let (_, status, why) = checklist(&ev, &run, &[]).into_iter().find(|(i, ..)| *i == Item::Permissions).expect("item");
+    assert_eq!(status, ItemStatus::Unknown, "{why}");
+    assert!(why.ends_with("unstuck was not allowed logs:GetLogEvents"), "{why}");
+    // Round trip: a bundle keeps what was not read.
+    let back: EcsEvidence = serde_json::from_value(serde_json::to_value(&ev).expect("json")).expect("back");
+    assert_eq!(back.unread, ev.unread);
 }

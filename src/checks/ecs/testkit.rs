@@ -218,6 +218,7 @@ pub fn load_scenario(dir: &Path) -> Scenario {
             task_definition,
             capacity_providers,
             logs,
+            unread: Vec::new(),
         },
         expect: s.expect,
         other_task_arns,

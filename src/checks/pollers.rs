@@ -16,6 +16,13 @@ const TOO_FREQUENT_POLL: f64 = DEFAULT_POLL / 5.0;
 /// PREFECT_AGENT_QUERY_INTERVAL's default, and the rate below which an agent pool's queue is over-polled.
 const AGENT_DEFAULT_POLL: f64 = 15.0;
 const AGENT_TOO_FREQUENT_POLL: f64 = 5.0;
+/// A gap between two polls of one queue this much shorter than the median gap cannot come from one
+/// poller: Prefect's service loops (worker polls, `prefect agent start`) draw each interval within
+/// ±30 % of the configured one (0.7 / 1.3 ≈ 0.54), and slow work only lengthens a gap.
+const SHORT_GAP: f64 = 0.55;
+/// Gaps needed before the pattern is judged at all, and the share of them that must be short.
+const PATTERN_MIN_GAPS: usize = 5;
+const PATTERN_MIN_SHORT: usize = 2;
 /// Beyond this, the two clocks disagree enough to matter.
 pub const CLOCK_SKEW_LIMIT: Duration = Duration::from_secs(30);
 
@@ -47,9 +54,11 @@ pub const DUPLICATE: Check = Check {
         explanation: "\
 What it does: looks in the run's logs for the proof of a race: two workers logging that they were
 submitting the same run, or a worker's \"Aborted submission of flow run ... cannot transition to a
-PENDING state\". Without such proof, a stuck run in a pool where several live workers poll is reported
-as a risk. (Prefect does not record which queues a worker polls, and replicas that share a --name
-collapse into one worker record, so the logs are the only hard evidence.)
+PENDING state\". With --observe, the run's queue's poll times: gaps far shorter than one poller's
+jittered interval allows mean a second poller (the only trace Prefect 2 agents leave). Without either, a
+stuck run in a pool where several live workers poll is reported as a risk. (Prefect does not record
+which queues a worker polls, and replicas that share a --name collapse into one worker record, so the
+logs and the poll times are the only evidence.)
 
 Why it matters: Prefect's own playbook for stuck Pending runs lists \"more than one agent polling the same
 work queue\". Losing a race can leave a worker's local --limit token leaked (\"Flow run limit reached\"
@@ -62,6 +71,89 @@ itself and leaves the run Pending (#10263).",
     },
     run: duplicate,
 };
+
+/// What one queue's observed polls say about how many poll it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPattern {
+    /// Seconds between consecutive distinct polls.
+    pub gaps: Vec<f64>,
+    pub median: f64,
+    /// Gaps shorter than `SHORT_GAP` × the median.
+    pub short: usize,
+}
+
+/// Whether the distinct poll times of one queue show more than one poller: at least two gaps (and a
+/// tenth of them) shorter than one poller's jitter allows. Polls of several pollers that land within
+/// one sample of each other are seen as one, so this can miss a duplicate; it does not invent one
+/// from a single poller, however slow its work.
+pub fn several_pollers(seen: &[jiff::Timestamp]) -> Option<PollPattern> {
+    let mut times = seen.to_vec();
+    times.sort();
+    times.dedup();
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1].duration_since(w[0]).as_secs_f64()).collect();
+    if gaps.len() < PATTERN_MIN_GAPS {
+        return None;
+    }
+    let mut sorted = gaps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 0 { (sorted[mid - 1] + sorted[mid]) / 2.0 } else { sorted[mid] };
+    let short = gaps.iter().filter(|g| **g < SHORT_GAP * median).count();
+    (median > 0.0 && short >= PATTERN_MIN_SHORT && short * 10 >= gaps.len()).then_some(PollPattern {
+        gaps,
+        median,
+        short,
+    })
+}
+
+/// `pollers.duplicate` from the run's queue's observed polls (`--observe`).
+fn observed_duplicate(ctx: &Ctx<'_>) -> Option<Finding> {
+    let obs = ctx.ev.observation.as_ref()?;
+    let queue = ctx.queue_name()?;
+    let polls = obs.queues.iter().find(|q| q.name == queue)?;
+    let p = several_pollers(&polls.seen)?;
+    let agents = ctx.is_agent_pool();
+    let who = if agents { "agent" } else { "poller" };
+    let mut times = polls.seen.clone();
+    times.sort();
+    times.dedup();
+    let shown: Vec<String> = times.iter().take(12).map(|t| t.strftime("%H:%M:%S%.3f").to_string()).collect();
+    let gaps: Vec<String> = p.gaps.iter().take(11).map(|g| format!("{g:.1}s")).collect();
+    let more = if times.len() > shown.len() { ", …" } else { "" };
+    let mut f = Finding::new(
+        &DUPLICATE.info,
+        Severity::Warning,
+        format!("More than one {who} appears to poll queue '{queue}'"),
+    )
+    .detail(format!(
+        "During the {:.0}s observation, {} of the {} gaps between polls of queue '{queue}' were shorter than \
+         {:.0}% of the median gap ({:.1}s). One {who} waits its interval ±30% between polls, so gaps this short \
+         mean another {who} polls the same queue{}. Prefect's playbook for stuck Pending runs lists \"more than \
+         one agent polling the same work queue\": they race for its runs.",
+        obs.window_secs,
+        p.short,
+        p.gaps.len(),
+        SHORT_GAP * 100.0,
+        p.median,
+        if agents { " (agents leave no worker rows: the queue's last_polled is the only trace)" } else { "" },
+    ))
+    .evidence(format!("queue '{queue}' polled at {}{more} (UTC)", shown.join(", ")))
+    .evidence(format!("gaps: {}{more}", gaps.join(", ")));
+    f = if agents {
+        f.fix(format!(
+            "Keep one agent per queue: stop the extra ones (ps -ef | grep 'prefect agent start'), then prefect agent \
+             start --pool {} --work-queue {}",
+            sh(ctx.pool_name().unwrap_or("<pool>")),
+            sh(queue)
+        ))
+    } else {
+        f.fix("Run one worker per queue, or make replicas distinct (--name) and not poll in lock-step")
+    };
+    if let Some(s) = ctx.queue_subject() {
+        f = f.subject(s);
+    }
+    Some(f)
+}
 
 fn duplicate(ctx: &Ctx<'_>) -> Vec<Finding> {
     if !ctx.phase().awaiting_start() {
@@ -103,6 +195,9 @@ fn duplicate(ctx: &Ctx<'_>) -> Vec<Finding> {
             f = f.subject(s);
         }
         return vec![f];
+    }
+    if let Some(f) = observed_duplicate(ctx) {
+        return vec![f.evidence(format!("{} online in pool '{pool}'", count(online.len(), "worker")))];
     }
     if online.len() >= 2 && ctx.is_stuck() {
         let mut f = Finding::new(
@@ -354,6 +449,85 @@ mod tests {
         assert!(f[0].evidence[0].contains("heartbeat every 2s"), "{:?}", f[0].evidence);
         assert!(f[0].evidence[1].contains("every 0.5s on average"), "{:?}", f[0].evidence);
         assert!(findings(&Scenario::late(900).build(), "poll.too-frequent").is_empty());
+    }
+
+    /// Poll times `start + offsets` (seconds).
+    fn polls(offsets: &[f64]) -> Vec<jiff::Timestamp> {
+        offsets.iter().map(|s| ago(120) + SignedDuration::from_secs_f64(*s)).collect()
+    }
+
+    /// One poller at interval `every`, each gap drawn (a fixed pseudo-random sequence per `seed`) the
+    /// way Prefect's `clamped_poisson_interval` draws it: between 0.75 and 1.3 times the interval,
+    /// plus `slow` seconds of work after every third poll.
+    fn one_poller(every: f64, n: usize, slow: f64, seed: u64) -> Vec<f64> {
+        let mut t = 0.0;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..n)
+            .map(|i| {
+                let at = t;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let jitter = (x % 550) as f64 / 1000.0;
+                t += every * (0.75 + jitter) + if i % 3 == 2 { slow } else { 0.0 };
+                at
+            })
+            .collect()
+    }
+
+    /// One poller never looks like several, however its interval jitters or its work drags; two
+    /// interleaved pollers do, once there are enough gaps to judge. (Two pollers half an interval
+    /// apart look like one polling twice as often; their jitter moves them out of it over a longer
+    /// observation.)
+    #[test]
+    fn poll_pattern() {
+        for every in [1.0, 2.0, 10.0, 15.0] {
+            for slow in [0.0, 5.0, 40.0] {
+                let single = polls(&one_poller(every, 40, slow, 1));
+                assert_eq!(super::several_pollers(&single), None, "every {every}s, slow {slow}s");
+            }
+        }
+        let mut two = one_poller(2.0, 20, 0.0, 1);
+        two.extend(one_poller(2.0, 20, 0.0, 2).iter().map(|t| t + 0.4));
+        let p = super::several_pollers(&polls(&two)).expect("two pollers");
+        assert!(p.short >= 2 && p.median > 0.0, "{p:?}");
+        // Repeated samples of one poll count once; too few gaps judge nothing.
+        let repeated = polls(&[0.0, 0.0, 0.3, 0.3, 2.0, 2.4, 4.0]);
+        assert_eq!(super::several_pollers(&repeated), None);
+        assert_eq!(super::several_pollers(&polls(&[0.0, 0.2, 2.0, 2.2])), None);
+    }
+
+    /// On an agent pool, the observed pattern of two agents on the run's queue is a risk with the poll
+    /// times as evidence and the agent wording; without an observation nothing is said.
+    #[test]
+    fn observed_duplicate_agents() {
+        let mut two = one_poller(3.0, 12, 0.0, 3);
+        two.extend(one_poller(3.0, 12, 0.0, 4).iter().map(|t| t + 0.5));
+        let seen = polls(&two);
+        let ev = Scenario::late(900)
+            .pool_type("prefect-agent")
+            .workers(vec![])
+            .evidence(|ev| {
+                ev.observation = Some(Observation {
+                    started_at: ago(120),
+                    window_secs: 36.0,
+                    samples: 72,
+                    queues: vec![Observed { name: "default".into(), seen }],
+                    workers: vec![],
+                })
+            })
+            .build();
+        let f = findings(&ev, "pollers.duplicate");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, Kind::Risk);
+        assert_eq!(f[0].title, "More than one agent appears to poll queue 'default'");
+        assert!(f[0].evidence[0].starts_with("queue 'default' polled at "), "{:?}", f[0].evidence);
+        assert!(f[0].evidence[1].starts_with("gaps: 0.5s, "), "{:?}", f[0].evidence);
+        assert!(f[0].remediation[0].contains("prefect agent start --pool"), "{:?}", f[0].remediation);
+        assert!(
+            findings(&Scenario::late(900).pool_type("prefect-agent").workers(vec![]).build(), "pollers.duplicate")
+                .is_empty()
+        );
     }
 
     /// A server 2 minutes ahead is a clock skew; 10 s is not.

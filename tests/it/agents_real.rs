@@ -128,23 +128,49 @@ fn healthy_agent_run_is_not_stuck() {
 }
 
 /// Two real agents poll one queue every second; `--observe` measures the queue's polls and names the
-/// over-polling with the agent wording and Prefect's agent default.
+/// over-polling with the agent wording and Prefect's agent default, and the poll pattern shows the
+/// second agent (`pollers.duplicate`, with the poll times). One agent alone shows no such pattern.
+///
+/// The pattern is statistical: two agents whose polls land within one 0.5 s sample of each other
+/// look like one. Each window of 12 s finds them about nine times in ten (a simulation of Prefect's
+/// clamped-Poisson poll jitter), so up to four windows are observed; every one of them must name the
+/// over-polling.
 #[test]
 fn two_agents_on_one_queue_observed() {
     let s = harness::p2();
     let api = s.api();
     let (pool, dep, first) = polled_pool(s);
-    let second = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
     // Due in an hour, so the agents leave it alone while they are observed.
     let run = api.run(&dep, 3600);
-    let out = s.unstuck(&["doctor", &run.id, "-o", "json", "--observe", "5s"]);
-    let v = out.json();
-    let f = v["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == "poll.too-frequent")).cloned();
-    let f = f.unwrap_or_else(|| panic!("poll.too-frequent: {v:#}\nagent log:\n{}", second.log()));
-    assert_eq!(f["title"], format!("The agents of pool '{}' poll far more often than Prefect's default", pool.name));
-    let evidence = f["evidence"].to_string();
-    assert!(evidence.contains("queue 'default': polled") && evidence.contains("(default 15s)"), "{evidence}");
-    assert!(f["remediation"][0].as_str().unwrap_or_default().contains("PREFECT_AGENT_QUERY_INTERVAL"), "{f}");
+    let finding =
+        |v: &Value, id: &str| v["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == id)).cloned();
+    let alone = s.unstuck(&["doctor", &run.id, "-o", "json", "--observe", "10s"]).json();
+    assert_eq!(finding(&alone, "pollers.duplicate"), None, "one agent is not two: {alone:#}");
+
+    let second = AgentProc::start(s, &["--pool", &pool.name, "--work-queue", "default"]);
+    second.wait_polled(&api, &pool.name, "default");
+    let mut duplicate = None;
+    for _ in 0..4 {
+        let v = s.unstuck(&["doctor", &run.id, "-o", "json", "--observe", "12s"]).json();
+        let f = finding(&v, "poll.too-frequent");
+        let f = f.unwrap_or_else(|| panic!("poll.too-frequent: {v:#}\nagent log:\n{}", second.log()));
+        assert_eq!(
+            f["title"],
+            format!("The agents of pool '{}' poll far more often than Prefect's default", pool.name)
+        );
+        let evidence = f["evidence"].to_string();
+        assert!(evidence.contains("queue 'default': polled") && evidence.contains("(default 15s)"), "{evidence}");
+        assert!(f["remediation"][0].as_str().unwrap_or_default().contains("PREFECT_AGENT_QUERY_INTERVAL"), "{f}");
+        duplicate = finding(&v, "pollers.duplicate");
+        if duplicate.is_some() {
+            break;
+        }
+    }
+    let d = duplicate.expect("pollers.duplicate in one of four observed windows");
+    assert_eq!(d["title"], "More than one agent appears to poll queue 'default'", "{d}");
+    assert_eq!(d["kind"], "risk", "{d}");
+    assert!(d["evidence"][0].as_str().unwrap_or_default().starts_with("queue 'default' polled at "), "{d}");
+    assert!(d["remediation"][0].as_str().unwrap_or_default().contains("prefect agent start --pool"), "{d}");
     drop((first, second));
 }
 

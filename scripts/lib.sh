@@ -77,6 +77,22 @@ start_moto() {
   log "moto ready at $url_moto"
 }
 
+# ensure_debian CMD PACKAGE: installs Debian's PACKAGE when CMD (a path or a name on PATH) is missing.
+# PostgreSQL's server binaries live under /usr/lib/postgresql/<version>/bin, off the PATH.
+ensure_debian() {
+  local cmd=$1 package=$2
+  if [[ -x $cmd ]] || command -v "$cmd" > /dev/null 2>&1; then
+    return 0
+  fi
+  log "installing Debian's $package (for $cmd)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" > "$work/apt-$package.log" 2>&1 \
+      || { apt-get update -qq > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" > "$work/apt-$package.log" 2>&1; }; }; then
+    log "installing $package failed; its log:"
+    tail -n 20 "$work/apt-$package.log" >&2
+    exit 1
+  fi
+}
+
 free_port() {
   "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -368,6 +368,10 @@ impl Concurrency {
 pub struct RunLogs {
     pub run_id: String,
     pub lines: Vec<LogLine>,
+    /// The run wrote no line at or after this time (a batched read of recent lines found none);
+    /// absent when its latest line was read directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_since: Option<jiff::Timestamp>,
 }
 
 /// What `--observe` saw: every distinct `last_polled` of each queue and heartbeat of each worker of

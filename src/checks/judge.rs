@@ -170,13 +170,22 @@ impl<'a> Judge<'a> {
             },
             StateType::Running => {
                 let (w, _) = gone?;
-                let last =
-                    self.logs?.iter().find(|l| l.run_id == run.id)?.lines.iter().filter_map(|l| l.timestamp).max();
-                let quiet = last.map(|t| self.since(t)).unwrap_or(for_);
-                (quiet > threshold).then(|| {
+                let logs = self.logs?.iter().find(|l| l.run_id == run.id)?;
+                let last = logs.lines.iter().filter_map(|l| l.timestamp).max();
+                let quiet = match (last, logs.silent_since) {
+                    (Some(t), _) => self.since(t),
+                    // Nothing since `s`: quiet at least that long, and never longer than it has run.
+                    (None, Some(s)) => self.since(s).min(for_),
+                    (None, None) => for_,
+                };
+                let silent_only = last.is_none() && logs.silent_since.is_some();
+                // "Nothing since s" makes it quiet for more than the threshold once it has run longer.
+                let dead = if silent_only { for_ > threshold } else { quiet > threshold };
+                dead.then(|| {
                     format!(
-                        "Running for {}; worker '{w}' is offline and the run has not logged for {}",
+                        "Running for {}; worker '{w}' is offline and the run has not logged for {}{}",
                         human(for_),
+                        if silent_only { "more than " } else { "" },
                         human(quiet)
                     )
                 })

@@ -43,6 +43,11 @@ impl crate::prefect::Plan for Planner {
         wanted.into_iter().map(|r| r.id.clone()).collect()
     }
 
+    fn quiet_since(&self, now: Timestamp) -> Timestamp {
+        let back = jiff::SignedDuration::try_from(self.thresholds.pending).unwrap_or(jiff::SignedDuration::MAX);
+        now.checked_sub(back).unwrap_or(Timestamp::MIN)
+    }
+
     /// Every holder when there are few; otherwise Pending holders past the threshold and, when a worker
     /// is down, the `HOLDER_LOG_CAP` longest-Running ones (a Running holder is dead only if its logs went
     /// quiet too, and only those get their logs read: details for the others would show nothing more).

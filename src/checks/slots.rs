@@ -647,8 +647,11 @@ mod tests {
                 r
             })
             .collect();
-        let logs: Vec<RunLogs> =
-            holders.iter().take(50).map(|r| RunLogs { run_id: r.id.clone(), lines: vec![] }).collect();
+        let logs: Vec<RunLogs> = holders
+            .iter()
+            .take(50)
+            .map(|r| RunLogs { run_id: r.id.clone(), lines: vec![], silent_since: None })
+            .collect();
         let ev = Scenario::late(900)
             .evidence(move |ev| {
                 if let Source::Collected { value } = &mut ev.work_pool {
@@ -668,6 +671,37 @@ mod tests {
             "{:?}",
             z[0].evidence
         );
+    }
+
+    /// A batched read that found no line since the quiet cut-off (`silent_since`): a holder Running
+    /// longer than the threshold is a zombie "not logged for more than …"; one Running for less is not.
+    #[test]
+    fn silent_since_judges_running_holders() {
+        let holders = vec![
+            holder("old", StateType::Running, "Running", 3600, Some("w-dead")),
+            holder("new", StateType::Running, "Running", 60, Some("w-dead")),
+        ];
+        let silent = ago(900);
+        let logs: Vec<RunLogs> = holders
+            .iter()
+            .map(|r| RunLogs { run_id: r.id.clone(), lines: vec![], silent_since: Some(silent) })
+            .collect();
+        let ev = Scenario::late(900)
+            .evidence(move |ev| {
+                if let Source::Collected { value } = &mut ev.work_pool {
+                    value.concurrency_limit = Some(2);
+                    value.active_slots = Some(2);
+                }
+                ev.concurrency.pool_holders = Source::ok(holders);
+                ev.concurrency.holder_logs = Source::ok(logs);
+            })
+            .workers(vec![worker("w-dead", 1700, 30.0, "OFFLINE")])
+            .build();
+        let z = findings(&ev, "slots.zombie-holder");
+        assert_eq!(z[0].title, "Run 'old' holds a concurrency slot but looks dead", "{z:?}");
+        let text = z[0].evidence.join("\n");
+        assert!(text.contains("has not logged for more than 15m"), "{text}");
+        assert!(!text.contains("run 'new'"), "{text}");
     }
 
     /// A server from before deployment leases: two live holders without lease ids own both slots;

@@ -361,7 +361,8 @@ async fn prefect_evidence(
         workers.value().map(Vec::as_slice),
         &concurrency.all_holders(),
     );
-    concurrency.holder_logs = holder_logs(client, concurrency.all_holders(), &wanted, redactor).await;
+    let quiet_since = opts.plan.quiet_since(server.now(jiff::Timestamp::now()));
+    concurrency.holder_logs = holder_logs(client, concurrency.all_holders(), &wanted, quiet_since, redactor).await;
 
     let observation = match (opts.observe, &pool_name) {
         (Some(window), Some(p)) => {
@@ -528,12 +529,20 @@ async fn holders(
     Concurrency { pool_holders, queue_holders, deployment_holders, holder_logs: Source::skipped("no slot holders") }
 }
 
+/// Rounds of the batched read of Running holders' recent lines before the rest are read one by one.
+const QUIET_ROUNDS: usize = 3;
+
 /// For each holder the plan names (`wanted`, in its order): its first 10 log lines (the worker's
-/// "submitting" line) and its latest line (is it still talking?).
+/// "submitting" line) when no label names its worker, and whether it still talks. Whether Running
+/// holders talk is read in a bounded number of requests, not one per holder: their lines since
+/// `quiet_since`, newest first, for all of them at once; a holder with no line there is silent, one
+/// with a line is talking (that line kept). Only holders that also need their first lines, or that a
+/// very chatty neighbour keeps off `QUIET_ROUNDS` full pages, are read one by one.
 pub async fn holder_logs(
     client: &Client,
     holders: Vec<&FlowRun>,
     wanted: &[String],
+    quiet_since: jiff::Timestamp,
     redactor: &Redactor,
 ) -> Source<Vec<RunLogs>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -541,12 +550,19 @@ pub async fn holder_logs(
     if wanted.is_empty() {
         return Source::skipped("no slot holder needs its logs read");
     }
-    // What each holder needs: its first lines name its worker (when no label does); its latest line
-    // says whether a Running holder still talks. One request each, two only when both are needed.
+    let running = |r: &FlowRun| r.state_type() == Some(&super::types::StateType::Running);
+    let labelled = |r: &FlowRun| r.label("prefect.worker.name").is_some();
+    let batched: Vec<String> = wanted.iter().filter(|r| running(r) && labelled(r)).map(|r| r.id.clone()).collect();
+    let (mut talking, silent, left) = match recent_lines(client, batched, quiet_since).await {
+        Ok(found) => found,
+        Err(e) => return part(Err(e)),
+    };
+    // What each of the others needs: its first lines name its worker (when no label does); its latest
+    // line says whether a Running holder still talks. One request each, two only when both are needed.
     let fetch = |run: &FlowRun| {
         let id = run.id.clone();
-        let first = run.label("prefect.worker.name").is_none();
-        let last = run.state_type() == Some(&super::types::StateType::Running);
+        let first = !labelled(run);
+        let last = running(run);
         async move {
             let body = |sort: &str, limit: usize| json!({"logs": {"flow_run_id": {"any_": [id]}}, "sort": sort, "limit": limit, "offset": 0});
             let read = |wanted: bool, sort: &'static str, limit: usize| {
@@ -560,13 +576,76 @@ pub async fn holder_logs(
                     lines.push(l);
                 }
             }
-            for l in &mut lines {
-                l.message = redactor.redact(&l.message).into_owned();
-            }
-            Ok::<_, ApiError>(RunLogs { run_id: id, lines })
+            Ok::<_, ApiError>(RunLogs { run_id: id, lines, silent_since: None })
         }
     };
-    part(stream::iter(wanted).map(fetch).buffer_unordered(FAN_OUT).try_collect::<Vec<_>>().await)
+    let one_by_one: Vec<&FlowRun> =
+        wanted.iter().copied().filter(|r| !(running(r) && labelled(r)) || left.contains(&r.id)).collect();
+    let read: Result<Vec<RunLogs>, ApiError> =
+        stream::iter(one_by_one).map(fetch).buffer_unordered(FAN_OUT).try_collect().await;
+    part(read.map(|read| {
+        let mut by_id: std::collections::HashMap<String, RunLogs> =
+            read.into_iter().map(|l| (l.run_id.clone(), l)).collect();
+        for id in silent {
+            by_id.insert(id.clone(), RunLogs { run_id: id, lines: vec![], silent_since: Some(quiet_since) });
+        }
+        for (id, line) in talking.drain() {
+            by_id.insert(id.clone(), RunLogs { run_id: id, lines: vec![line], silent_since: None });
+        }
+        // In the plan's order, every line through the redactor.
+        wanted
+            .iter()
+            .filter_map(|r| by_id.remove(&r.id))
+            .map(|mut l| {
+                for line in &mut l.lines {
+                    line.message = redactor.redact(&line.message).into_owned();
+                }
+                l
+            })
+            .collect()
+    }))
+}
+
+/// The newest line since `since` of each of these runs, read for all of them at once: `(talking:
+/// run -> its newest line, silent: runs with no line since, left: runs a full page of others' lines
+/// kept from being judged within `QUIET_ROUNDS`)`.
+async fn recent_lines(
+    client: &Client,
+    mut remaining: Vec<String>,
+    since: jiff::Timestamp,
+) -> Result<(std::collections::HashMap<String, LogLine>, Vec<String>, Vec<String>), ApiError> {
+    let mut talking = std::collections::HashMap::new();
+    for _ in 0..QUIET_ROUNDS {
+        if remaining.is_empty() {
+            break;
+        }
+        let body = json!({
+            "logs": {"flow_run_id": {"any_": remaining}, "timestamp": {"after_": since.to_string()}},
+            "sort": "TIMESTAMP_DESC",
+            "limit": client.page_size(),
+            "offset": 0,
+        });
+        /// A log line with the run it belongs to.
+        #[derive(serde::Deserialize)]
+        struct Owned {
+            #[serde(default)]
+            flow_run_id: Option<String>,
+            #[serde(flatten)]
+            line: LogLine,
+        }
+        let lines: Vec<Owned> = client.post("/logs/filter", &body).await?;
+        let full = lines.len() >= client.page_size();
+        for Owned { flow_run_id, line } in lines {
+            if let Some(id) = flow_run_id {
+                talking.entry(id).or_insert(line);
+            }
+        }
+        remaining.retain(|id| !talking.contains_key(id));
+        if !full {
+            return Ok((talking, remaining, Vec::new()));
+        }
+    }
+    Ok((talking, Vec::new(), remaining))
 }
 
 fn redact_run(run: &mut FlowRun, redactor: &Redactor) {

@@ -28,6 +28,9 @@ pub trait Plan: Sync {
         workers: Option<&[Worker]>,
         holders: &[&FlowRun],
     ) -> Vec<String>;
+    /// A Running holder that wrote nothing since this time has gone quiet (its latest line need not be
+    /// read: "nothing since" is enough).
+    fn quiet_since(&self, now: Timestamp) -> Timestamp;
     /// Of these holder summaries, the ids whose full records to read.
     fn holder_details(&self, now: Timestamp, workers: Option<&[Worker]>, holders: &[FlowRun]) -> Vec<String>;
     /// Of a pool's stuck-run candidates, the runs to diagnose.

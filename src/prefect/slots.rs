@@ -469,7 +469,7 @@ pub async fn collect_slots(
         Some(h) => {
             let detailed: Vec<&FlowRun> = h.runs.iter().filter(|r| !h.summaries_only.contains(&r.id)).collect();
             let wanted = plan.holder_logs(now, pool_name.as_deref(), workers.value().map(Vec::as_slice), &detailed);
-            holder_logs(client, detailed, &wanted, redactor).await
+            holder_logs(client, detailed, &wanted, plan.quiet_since(now), redactor).await
         }
         None => Source::skipped("no holders"),
     };

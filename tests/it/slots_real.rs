@@ -357,3 +357,54 @@ fn retrying_run_is_not_waiting(s: &Server) {
     let out = s.unstuck(&["work-pool", "slots", &pool.name, "-o", "json"]);
     assert_eq!(out.json()["waiting"]["count"], 1);
 }
+
+/// Holder liveness in a bounded number of requests: 30 Running holders claimed (labelled) by a worker
+/// that went offline, 10 of which still log. One batched read of recent lines judges them all: the 20
+/// silent ones are zombies ("has not logged for more than …"), the 10 talking ones are not, and the
+/// logs endpoint is asked at most twice, not once per holder.
+#[test]
+fn running_holders_are_judged_in_a_bounded_number_of_requests() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("liveness", "process");
+    api.set_pool_limit(&pool, 30);
+    api.heartbeat(&pool, "w-gone", 1);
+    let dep = api.deployment(&pool, "default");
+    let runs: Vec<harness::api::Run> = (0..30)
+        .map(|_| {
+            api.run_with(&dep, -60, json!({"state": {"type": "RUNNING"}, "labels": {"prefect.worker.name": "w-gone"}}))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(3500));
+    let talking: Vec<&harness::api::Run> = runs.iter().take(10).collect();
+    for r in &talking {
+        api.log(r, "prefect.flow_runs", 20, "still working");
+    }
+    let proxy = harness::proxy::Proxy::start(&s.url, |_, _| harness::proxy::Fault::Pass);
+    let out = harness::unstuck(&[
+        "work-pool",
+        "slots",
+        &pool.name,
+        "--api-url",
+        &proxy.url,
+        "-o",
+        "json",
+        "--pending-threshold",
+        "3s",
+    ]);
+    let v = out.json();
+    let holders = v["holders"].as_array().expect("holders");
+    assert_eq!(holders.len(), 30, "{v:#}");
+    for h in holders {
+        let id = h["run_id"].as_str().unwrap_or_default();
+        let talks = talking.iter().any(|r| r.id == id);
+        assert_eq!(h["zombie"], json!(!talks), "{h}");
+        if !talks {
+            let why = h["zombie_reason"].as_str().unwrap_or_default();
+            assert!(why.contains("worker 'w-gone' is offline and the run has not logged for more than"), "{why}");
+        }
+    }
+    let log_reads = proxy.seen().iter().filter(|r| r.path == "/logs/filter").count();
+    assert!((1..=2).contains(&log_reads), "{log_reads} /logs/filter requests for 30 holders");
+    out.expect_code(2);
+}

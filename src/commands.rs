@@ -75,20 +75,58 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub fn load_bundle(path: &Path) -> Result<Bundle, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::usage(format!("cannot read the evidence bundle {}: {e}", path.display())))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Failure::usage(format!("{} is not JSON: {e}", path.display())))?;
-    match value.get("format").and_then(|f| f.as_u64()) {
-        Some(f) if f == u64::from(BUNDLE_FORMAT) => {}
-        Some(f) => {
-            return Err(Failure::usage(format!(
-                "{} is an evidence bundle of format {f}; this unstuck reads format {BUNDLE_FORMAT}",
-                path.display()
-            )));
-        }
-        None => return Err(Failure::usage(format!("{} is not an unstuck evidence bundle", path.display()))),
+    let (bundle, warning) = parse_bundle(&text).map_err(|e| Failure::usage(format!("{} {e}", path.display())))?;
+    if let Some(w) = warning {
+        eprintln!("unstuck: warning: {} {w}", path.display());
     }
-    serde_json::from_value(value)
-        .map_err(|e| Failure::usage(format!("{} is not a valid unstuck evidence bundle: {e}", path.display())))
+    Ok(bundle)
+}
+
+/// A bundle from its text, and a warning when it comes from a newer unstuck. Errors complete the
+/// sentence "<path> …": truncated, not JSON, not a bundle, or a format this unstuck cannot replay.
+/// Fields this unstuck does not know are ignored, so a newer bundle replays where it can.
+pub fn parse_bundle(text: &str) -> Result<(Bundle, Option<String>), String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        if e.is_eof() {
+            format!("ends early: the evidence bundle is truncated ({e})")
+        } else {
+            format!("is not JSON: {e}")
+        }
+    })?;
+    let format = value.get("format").and_then(serde_json::Value::as_u64);
+    let tool = value
+        .get("tool")
+        .and_then(|t| Some(format!("{} {}", t.get("name")?.as_str()?, t.get("version")?.as_str()?)))
+        .unwrap_or_else(|| "an unknown tool".into());
+    let ours = format!("unstuck {}", env!("CARGO_PKG_VERSION"));
+    let newer = match format {
+        Some(f) if f == u64::from(BUNDLE_FORMAT) => None,
+        Some(f) if f > u64::from(BUNDLE_FORMAT) => Some(f),
+        Some(f) => {
+            return Err(format!(
+                "is an evidence bundle of format {f} (written by {tool}); this {ours} reads format {BUNDLE_FORMAT}"
+            ));
+        }
+        None => return Err("is not an unstuck evidence bundle (it has no \"format\")".into()),
+    };
+    match serde_json::from_value::<Bundle>(value) {
+        Ok(bundle) => Ok((
+            bundle,
+            newer.map(|f| {
+                format!(
+                    "is format {f}, written by {tool}; this {ours} reads format {BUNDLE_FORMAT} and replays what it \
+                     understands of it"
+                )
+            }),
+        )),
+        Err(e) => Err(match newer {
+            Some(f) => format!(
+                "is format {f}, written by {tool}; this {ours} reads format {BUNDLE_FORMAT} and cannot replay it \
+                 ({e}): upgrade unstuck"
+            ),
+            None => format!("is not a valid unstuck evidence bundle: {e}"),
+        }),
+    }
 }
 
 /// Writes a bundle with every string passed through the redactor once more.

@@ -106,3 +106,76 @@ fn bad_bundles() {
     out.expect_code(64);
     assert!(out.stderr.contains("is not JSON"), "{}", out.stderr);
 }
+
+/// Writes `text` as a bundle file in a scratch directory and replays it with `doctor`.
+fn replay_text(text: &str) -> harness::Out {
+    let scratch = harness::TempDir::new("bundle");
+    let path = scratch.path().join("bundle.json");
+    std::fs::write(&path, text).expect("write bundle");
+    unstuck(&["doctor", "--evidence", path.to_str().expect("utf8"), "-o", "json"])
+}
+
+/// One line on stderr, no panic, no backtrace.
+fn one_line(out: &harness::Out) -> &str {
+    let err = out.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    err
+}
+
+/// A bundle cut short (a copy interrupted, a disk full) at any of several places says it is
+/// truncated; another format, older or newer and not replayable, says which and who wrote it.
+#[test]
+fn truncated_and_foreign_bundles_say_why() {
+    let text = std::fs::read_to_string(dir().join("p3-worker-offline.json")).expect("bundle");
+    for cut in [1, text.len() / 3, text.len() / 2, text.len() - 3] {
+        let out = replay_text(&text[..cut]);
+        out.expect_code(64);
+        assert!(
+            one_line(&out).contains("ends early: the evidence bundle is truncated"),
+            "cut at {cut}: {}",
+            out.stderr
+        );
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["format"] = serde_json::json!(0);
+    let out = replay_text(&v.to_string());
+    out.expect_code(64);
+    assert!(one_line(&out).contains("is an evidence bundle of format 0 (written by unstuck "), "{}", out.stderr);
+    // A newer format whose body this unstuck does not know: named, with what to do.
+    v["format"] = serde_json::json!(7);
+    v["tool"]["version"] = serde_json::json!("9.0.0");
+    v["body"]["kind"] = serde_json::json!("fleet-forecast");
+    let out = replay_text(&v.to_string());
+    out.expect_code(64);
+    let err = one_line(&out);
+    assert!(err.contains("is format 7, written by unstuck 9.0.0") && err.contains("upgrade unstuck"), "{err}");
+}
+
+/// A bundle from a newer unstuck with fields this one does not know (at the top, in the body, in a
+/// run, in a source) replays to the same report, with a one-line warning saying so.
+#[test]
+fn newer_bundle_with_unknown_fields_replays() {
+    let stem = "p3-worker-offline";
+    let text = std::fs::read_to_string(dir().join(format!("{stem}.json"))).expect("bundle");
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["format"] = serde_json::json!(2);
+    v["tool"]["version"] = serde_json::json!("3.1.0");
+    v["signature"] = serde_json::json!({"alg": "ed25519", "value": "…"});
+    v["body"]["gpu_quota"] = serde_json::json!({"requested": 1});
+    v["body"]["flow_run"]["sla"] = serde_json::json!("PT5M");
+    if let Some(first) = v["sources"].as_array_mut().and_then(|s| s.first_mut()) {
+        first["latency_histogram"] = serde_json::json!([1, 2, 3]);
+    }
+    let out = replay_text(&v.to_string());
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join(format!("{stem}.report.json"))).expect("report"))
+            .expect("report json");
+    let got = out.json();
+    assert_eq!(got["verdict"], want["verdict"], "{}", out.stdout);
+    assert_eq!(got["findings"], want["findings"]);
+    out.expect_code(2);
+    let err = one_line(&out);
+    assert!(err.contains("warning:") && err.contains("is format 2, written by unstuck 3.1.0"), "{err}");
+    assert!(err.contains("replays what it understands"), "{err}");
+}

@@ -16,6 +16,8 @@ pub mod kube;
 pub mod policy;
 pub mod prefect;
 pub mod progress;
+#[cfg(test)]
+mod proptests;
 pub mod redact;
 pub mod report;
 pub mod shell;

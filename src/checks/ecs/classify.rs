@@ -21,7 +21,7 @@ macro_rules! pattern {
 
 /// Which error family a reason belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Family {
+pub(crate) enum Family {
     Pull,
     Init,
     Start,
@@ -34,7 +34,7 @@ pattern!(
 );
 
 /// The error family a reason leads with, if any.
-pub(super) fn family(text: &str) -> Option<Family> {
+pub(crate) fn family(text: &str) -> Option<Family> {
     let m = FAMILY.find(text)?;
     Some(match m.as_str() {
         "ResourceInitializationError" => Family::Init,
@@ -49,7 +49,7 @@ pub(super) fn family(text: &str) -> Option<Family> {
 
 /// Why an image pull failed (`ecs.image-pull` detail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Pull {
+pub(crate) enum Pull {
     RateLimited,
     Unauthorized,
     NotFound,
@@ -84,7 +84,7 @@ pattern!(
 );
 
 /// The pull sub-class of a CannotPullContainerError reason (`None` for other families).
-pub(super) fn pull(text: &str) -> Option<Pull> {
+pub(crate) fn pull(text: &str) -> Option<Pull> {
     if family(text) != Some(Family::Pull) {
         return None;
     }
@@ -104,7 +104,7 @@ pub(super) fn pull(text: &str) -> Option<Pull> {
 pattern!(ECR_HOST, r"\b\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\b");
 
 /// Whether an image (or a reason quoting it) lives in a private ECR registry.
-pub(super) fn is_ecr(text: &str) -> bool {
+pub(crate) fn is_ecr(text: &str) -> bool {
     ECR_HOST.is_match(text)
 }
 
@@ -113,7 +113,7 @@ pub(super) fn is_ecr(text: &str) -> bool {
 
 /// What the agent could not set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum InitWhat {
+pub(crate) enum InitWhat {
     /// Secrets Manager secrets (`valueFrom` arn:aws:secretsmanager…).
     SecretsManager,
     /// SSM parameters.
@@ -129,7 +129,7 @@ pub(super) enum InitWhat {
 
 /// Why it could not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum InitCause {
+pub(crate) enum InitCause {
     AccessDenied,
     Missing,
     Unreachable,
@@ -185,7 +185,7 @@ pattern!(
 );
 
 /// The sub-class of a ResourceInitializationError reason (`None` for other families).
-pub(super) fn init(text: &str) -> Option<(InitWhat, InitCause)> {
+pub(crate) fn init(text: &str) -> Option<(InitWhat, InitCause)> {
     if family(text) != Some(Family::Init) {
         return None;
     }
@@ -219,7 +219,7 @@ pub(super) fn init(text: &str) -> Option<(InitWhat, InitCause)> {
 // Container start / runtime errors
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Start {
+pub(crate) enum Start {
     Container,
     CannotCreateVolume,
     RuntimeTimeout,
@@ -237,7 +237,7 @@ impl Start {
     }
 }
 
-pub(super) fn start(text: &str) -> Option<Start> {
+pub(crate) fn start(text: &str) -> Option<Start> {
     if family(text) != Some(Family::Start) {
         return None;
     }
@@ -257,7 +257,7 @@ pattern!(
 pattern!(EXEC_FORMAT, r"(?i)exec format error");
 
 /// A hint at what a start failure means, from its wording.
-pub(super) fn start_hint(text: &str) -> Option<&'static str> {
+pub(crate) fn start_hint(text: &str) -> Option<&'static str> {
     if EXEC_FORMAT.is_match(text) {
         Some(
             "the image was built for another CPU architecture (exec format error): build it for the task's platform (linux/amd64 or linux/arm64 as runtimePlatform says)",
@@ -283,7 +283,7 @@ pub(super) fn start_hint(text: &str) -> Option<&'static str> {
 // Networking (ENI, subnets, security groups, the service-linked role)
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Net {
+pub(crate) enum Net {
     ServiceLinkedRole,
     Subnet,
     SecurityGroup,
@@ -312,7 +312,7 @@ pattern!(
 );
 pattern!(NET_ENI, r"(?i)Timeout waiting for network interface provisioning");
 
-pub(super) fn network(text: &str) -> Option<Net> {
+pub(crate) fn network(text: &str) -> Option<Net> {
     if NET_SLR.is_match(text) {
         Some(Net::ServiceLinkedRole)
     } else if NET_SUBNET.is_match(text) {
@@ -330,7 +330,7 @@ pub(super) fn network(text: &str) -> Option<Net> {
 // Placement / capacity
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Cap {
+pub(crate) enum Cap {
     /// RESOURCE:MEMORY, RESOURCE:CPU, RESOURCE:PORTS, RESOURCE:ENI, RESOURCE:GPU.
     Resource(String),
     Unavailable,
@@ -354,7 +354,7 @@ pattern!(CAP_UNAVAILABLE, r"(?i)Capacity is unavailable at this time");
 pattern!(CAP_EMPTY, r"(?i)EMPTY CAPACITY PROVIDER");
 pattern!(CAP_NO_INSTANCES, r"(?i)No Container Instances were found in your (?:cluster|capacity provider)");
 
-pub(super) fn capacity(text: &str) -> Option<Cap> {
+pub(crate) fn capacity(text: &str) -> Option<Cap> {
     if let Some(c) = CAP_RESOURCE.captures(text).and_then(|c| c.get(1)) {
         Some(Cap::Resource(c.as_str().to_string()))
     } else if CAP_UNAVAILABLE.is_match(text) {
@@ -377,11 +377,11 @@ pattern!(
 );
 pattern!(CLUSTER_NOT_FOUND, r"ClusterNotFoundException");
 
-pub(super) fn register_failed(text: &str) -> bool {
+pub(crate) fn register_failed(text: &str) -> bool {
     REGISTER.is_match(text)
 }
 
-pub(super) fn cluster_not_found(text: &str) -> bool {
+pub(crate) fn cluster_not_found(text: &str) -> bool {
     CLUSTER_NOT_FOUND.is_match(text)
 }
 

@@ -6,7 +6,7 @@
 //! No check does I/O or reads the clock: "now" is `RunView::now`.
 
 mod capacity;
-mod classify;
+pub(crate) mod classify;
 mod exit;
 mod init;
 mod lookup;

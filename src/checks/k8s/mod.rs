@@ -6,10 +6,10 @@
 mod access;
 mod checklist;
 mod containers;
-mod image;
-mod job;
+pub(crate) mod image;
+pub(crate) mod job;
 mod lifecycle;
-mod scheduling;
+pub(crate) mod scheduling;
 
 use std::time::Duration;
 

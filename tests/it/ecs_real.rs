@@ -353,26 +353,41 @@ fn health_names_the_ecs_cause_of_a_stuck_run() {
     let (url, _) = harness::moto();
     let (api, pool, run) = pending_run(s, json!({}));
     let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/prefecthq/nope:latest: docker.io/prefecthq/nope:latest: not found";
-    let made = make_task(&run.id, "not-a-secret", reason);
+    let secret = "pnu_PlantedInTaskDefinitionEnv000000";
+    let made = make_task(&run.id, secret, reason);
     api.patch(
         &format!("/flow_runs/{}", run.id),
         json!({"infrastructure_pid": format!("{}::{}", made.cluster, made.task_arn)}),
     );
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let out = harness::unstuck_env(
-        &["health", "--pool", &pool.name, "-o", "json", "--pending-threshold", "1s", "--api-url", &s.url],
-        &[
-            ("AWS_ENDPOINT_URL", url.as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-        ],
-    );
+    let proxy = Proxy::start(&url, |_, _| Fault::Pass);
+    let health = |format: &str| {
+        harness::unstuck_env(
+            &["health", "--pool", &pool.name, "-o", format, "--pending-threshold", "1s", "--api-url", &s.url],
+            &[
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+    };
+    let out = health("json");
     out.expect_code(2);
     let v = out.json();
     let ids: Vec<&str> = v["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
     assert!(ids.contains(&"ecs.image-pull"), "{v:#}");
     assert_eq!(source(&v, "ecs").map(|s| s["status"].clone()), Some(json!("collected")), "{v:#}");
+    // Only reads reached AWS, and the task definition's planted secret shows in no output.
+    let outputs = [out, health("prometheus"), health("junit"), health("table")];
+    let ops = operations(&proxy);
+    assert!(ops.iter().any(|o| o == "DescribeTasks"), "{ops:?}");
+    for op in &ops {
+        assert!(granted(op), "{op} reached AWS but is not in AWS_ACTIONS");
+    }
+    for o in &outputs {
+        assert!(!o.stdout.contains(secret) && !o.stderr.contains(secret), "the task definition's secret leaked");
+    }
 }
 
 /// One recorded scenario replayed for a run of a live worker's pool, past the threshold.

@@ -405,20 +405,31 @@ fn plant_logs(dir: &Path) {
 fn health_names_the_kubernetes_cause_of_a_stuck_run() {
     let s = harness::p3();
     let (_run, dir, pool) = stuck_in(s, "image-pull-not-found", "prefect:grinning-chimera-x7k2p", true);
+    plant(dir.path());
     let kube = KubeApi::start(dir.path());
     let kc = kube.kubeconfig(dir.path(), "default");
     let kc = kc.to_str().expect("utf8").to_string();
     let threshold = format!("{THRESHOLD_SECS}s");
-    let out = harness::unstuck_env(
-        &["health", "--pool", &pool.name, "-o", "json", "--pending-threshold", &threshold, "--api-url", &s.url],
-        &[("KUBECONFIG", kc.as_str())],
-    );
+    let health = |format: &str| {
+        harness::unstuck_env(
+            &["health", "--pool", &pool.name, "-o", format, "--pending-threshold", &threshold, "--api-url", &s.url],
+            &[("KUBECONFIG", kc.as_str())],
+        )
+    };
+    let out = health("json");
     out.expect_code(2);
     let v = out.json();
     let ids: Vec<&str> = v["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
     assert!(ids.contains(&"k8s.image-pull"), "{v:#}");
     assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
     assert_read_only(&kube, &out);
+    // The pods' env, args and logs hold planted secrets: no output of health shows them.
+    let outputs = [out, health("prometheus"), health("junit"), health("table")];
+    for o in &outputs {
+        for secret in PLANTED {
+            assert!(!o.stdout.contains(secret) && !o.stderr.contains(secret), "{secret} leaked into health");
+        }
+    }
 }
 
 /// With UNSTUCK_CAPTURE_BUNDLES, captures fixtures/bundles/p3-k8s-image-pull.json (the README's

@@ -79,3 +79,68 @@ fn secrets_never_leak(s: &Server) {
         }
     }
 }
+
+/// A key kept only in profiles.toml (no PREFECT_API_KEY in the environment) and secrets written into
+/// the run's log lines in several shapes (the profile's key echoed verbatim, NAME=value, a password in
+/// a URL, a bearer token) never reach any output of doctor, slots or health, nor a bundle.
+#[test]
+fn secrets_in_profiles_and_log_lines_never_leak() {
+    const PROFILE_KEY: &str = "planted-profile-key-0987654321";
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("secretlogs", "process");
+    api.set_pool_limit(&pool, 1);
+    let dep = api.deployment(&pool, "default");
+    let holder = api.run_with(&dep, -600, json!({"state": {"type": "RUNNING"}}));
+    let run = api.run(&dep, -600);
+    let lines = [
+        format!("Worker 'w1' submitting flow run '{}' with key {PROFILE_KEY}", run.id),
+        "Failed to submit flow run: DB_PASSWORD=planted-log-db-password rejected".to_string(),
+        "connecting to postgresql://app:planted-log-url-password@db:5432/flows".to_string(),
+        "retrying with header Authorization: Bearer planted-log-bearer-token-01".to_string(),
+    ];
+    for r in [&run, &holder] {
+        for l in &lines {
+            api.log(r, "prefect.flow_runs.worker", 40, l);
+        }
+    }
+    let home = TempDir::new("profile");
+    let profiles = home.path().join("profiles.toml");
+    std::fs::write(
+        &profiles,
+        format!(
+            "active = \"ci\"\n\n[profiles.ci]\nPREFECT_API_URL = \"{}\"\nPREFECT_API_KEY = \"{PROFILE_KEY}\"\n",
+            s.url
+        ),
+    )
+    .expect("profiles.toml");
+    let profiles = profiles.to_str().expect("utf8").to_string();
+    let envs = [("PREFECT_PROFILES_PATH", profiles.as_str())];
+    let bundle = home.path().join("bundle.json");
+    let bundle_arg = bundle.to_str().expect("utf8");
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["doctor", run.id.as_str(), "-o", "json", "--save-evidence", bundle_arg, "-vv"],
+        vec!["doctor", run.id.as_str(), "--color", "always", "-vv"],
+        vec!["doctor", run.id.as_str(), "-o", "markdown"],
+        vec!["work-pool", "slots", pool.name.as_str(), "-o", "json", "-vv"],
+        vec!["work-pool", "slots", pool.name.as_str()],
+        vec!["health", "--pool", pool.name.as_str(), "-o", "json", "-vv"],
+        vec!["health", "--pool", pool.name.as_str(), "-o", "prometheus"],
+        vec!["health", "--pool", pool.name.as_str(), "-o", "junit"],
+    ] {
+        let out = unstuck_env(&args, &envs);
+        assert!(out.code >= 0 && out.code <= 2, "{args:?}: exit {}: {}", out.code, out.stderr);
+        outputs.push((format!("{args:?} stdout"), out.stdout));
+        outputs.push((format!("{args:?} stderr"), out.stderr));
+    }
+    let saved = std::fs::read_to_string(&bundle).expect("bundle written");
+    assert!(saved.contains("rejected"), "the log lines were collected");
+    outputs.push(("bundle".into(), saved));
+    let secrets = [PROFILE_KEY, "planted-log-db-password", "planted-log-url-password", "planted-log-bearer-token-01"];
+    for (what, text) in &outputs {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} leaked into {what}:\n{text}");
+        }
+    }
+}

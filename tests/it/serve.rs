@@ -160,7 +160,7 @@ fn sample(text: &str, name: &str) -> Option<String> {
 
 /// A real Prometheus scrapes `serve` against a real Prefect 3 server: through Prometheus's own query
 /// API the exporter is up, the scrape parsed (`up` 1), and the pool with a run stuck in Pending has
-/// its stuck count and a critical verdict.
+/// its stuck count and a critical verdict; every request the scans sent was a read.
 #[test]
 fn real_prometheus_reads_the_fleet() {
     let s = harness::p3();
@@ -169,8 +169,17 @@ fn real_prometheus_reads_the_fleet() {
     api.heartbeat(&pool, "w-serve", 60);
     let run = api.run(&api.deployment(&pool, "default"), -60);
     api.set_state(&run, json!({"type": "PENDING"}));
-    let served =
-        Served::start(&["--interval", "1s", "--pending-threshold", "1s", "--pool", &pool.name, "--api-url", &s.url]);
+    let proxy = Proxy::start(&s.url, |_, _| Fault::Pass);
+    let served = Served::start(&[
+        "--interval",
+        "1s",
+        "--pending-threshold",
+        "1s",
+        "--pool",
+        &pool.name,
+        "--api-url",
+        &proxy.url,
+    ]);
     let prometheus = PrometheusProc::start(&served.addr);
     let stuck = format!("unstuck_pool_runs_pending_stuck{{pool=\"{}\"}}", pool.name);
     let verdict = format!("unstuck_pool_verdict{{pool=\"{}\"}}", pool.name);
@@ -189,6 +198,14 @@ fn real_prometheus_reads_the_fleet() {
     let scanned = prometheus.value("unstuck_last_scan_timestamp_seconds").expect("last scan timestamp");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
     assert!((now - scanned).abs() < 30.0, "last scan at {scanned}, now {now}");
+    // Scan after scan, the stuck run diagnosed each time: nothing but reads on the wire.
+    let seen = proxy.seen();
+    assert!(seen.iter().any(|r| r.path.contains("/logs/filter")), "the stuck run was diagnosed");
+    for r in &seen {
+        let last = r.path.split('?').next().unwrap_or("").rsplit('/').find(|p| !p.is_empty()).unwrap_or("");
+        let read = r.method == "GET" || (r.method == "POST" && ["filter", "count", "paginate"].contains(&last));
+        assert!(read && !r.path.contains("heartbeat"), "not read-only: {} {}", r.method, r.path);
+    }
 }
 
 /// Every request to the Prefect API hangs for 30 s; with --timeout 2s the first scrape answers

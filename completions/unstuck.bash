@@ -37,6 +37,9 @@ _unstuck() {
             unstuck,help)
                 cmd="unstuck__subcmd__help"
                 ;;
+            unstuck,serve)
+                cmd="unstuck__subcmd__serve"
+                ;;
             unstuck,work-pool)
                 cmd="unstuck__subcmd__work__subcmd__pool"
                 ;;
@@ -75,6 +78,9 @@ _unstuck() {
                 ;;
             unstuck__subcmd__help,help)
                 cmd="unstuck__subcmd__help__subcmd__help"
+                ;;
+            unstuck__subcmd__help,serve)
+                cmd="unstuck__subcmd__help__subcmd__serve"
                 ;;
             unstuck__subcmd__help,work-pool)
                 cmd="unstuck__subcmd__help__subcmd__work__subcmd__pool"
@@ -122,7 +128,7 @@ _unstuck() {
 
     case "${cmd}" in
         unstuck)
-            opts="-q -v -h -V --color --quiet --verbose --help --version doctor work-pool work-queue deployment health checks explain completions help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version doctor work-pool work-queue deployment health serve checks explain completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,16 +388,12 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__health)
-            opts="-o -q -v -h --pool --fail-on --output --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --aws-profile --aws-region --no-ecs --save-evidence --evidence --color --quiet --verbose --help"
+            opts="-o -q -v -h --fail-on --output --pool --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --aws-profile --aws-region --no-ecs --save-evidence --evidence --color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --pool)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --fail-on)
                     COMPREPLY=($(compgen -W "warning critical" -- "${cur}"))
                     return 0
@@ -402,6 +404,10 @@ _unstuck() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json markdown junit prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --pool)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pending-threshold)
@@ -464,7 +470,7 @@ _unstuck() {
             return 0
             ;;
         unstuck__subcmd__help)
-            opts="doctor work-pool work-queue deployment health checks explain completions help"
+            opts="doctor work-pool work-queue deployment health serve checks explain completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -589,6 +595,20 @@ _unstuck() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        unstuck__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         unstuck__subcmd__help__subcmd__work__subcmd__pool)
             opts="slots"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -638,6 +658,76 @@ _unstuck() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        unstuck__subcmd__serve)
+            opts="-q -v -h --listen --interval --pool --pending-threshold --late-threshold --max-runs --concurrency --api-url --profile --timeout --kube-context --no-kube --aws-profile --aws-region --no-ecs --color --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pending-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --late-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kube-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand work-queue 'Work queues: who holds a queue''s concurrency slots'
             cand deployment 'Deployments: who holds a deployment''s concurrency slots'
             cand health 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
+            cand serve 'Prometheus exporter: serve `health`''s metrics over HTTP, from a scan every interval'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
@@ -171,10 +172,10 @@ set edit:completion:arg-completer[unstuck] = {|@words|
         &'unstuck;deployment;help;help'= {
         }
         &'unstuck;health'= {
-            cand --pool 'Only this pool (repeat for several); by default every pool of the server'
             cand --fail-on 'Which verdict fails the command (non-zero exit): critical only, or warnings too'
             cand -o 'Output format'
             cand --output 'Output format'
+            cand --pool 'Only this pool (repeat for several); by default every pool of the server'
             cand --pending-threshold 'How long a run may sit in Pending before it counts as stuck [default: 5m]'
             cand --late-threshold 'How long past its scheduled time a run may wait before it counts as late [default: 5m]'
             cand --max-runs 'How many stuck runs to diagnose per pool (the oldest first)'
@@ -187,6 +188,30 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand --aws-region 'The AWS region of the run''s ECS cluster (default: AWS_REGION, else the region in the task''s ARN)'
             cand --save-evidence 'Write everything that was collected (secrets redacted) to FILE as JSON'
             cand --evidence 'Replay a saved evidence bundle instead of calling any server'
+            cand --color 'When to colour the output (honours NO_COLOR)'
+            cand --no-kube 'Do not read Kubernetes'
+            cand --no-ecs 'Do not read AWS ECS or CloudWatch Logs'
+            cand -q 'Print only the verdict line (table output); no progress, no warnings'
+            cand --quiet 'Print only the verdict line (table output); no progress, no warnings'
+            cand -v 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand --verbose 'Log each request to stderr (-vv adds response sizes and retries)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'unstuck;serve'= {
+            cand --listen 'The address to serve /metrics and /healthz on (IP:PORT; 0.0.0.0:9464 in a pod)'
+            cand --interval 'How often to scan the fleet (the age of the metrics a scrape gets, at most this plus one scan)'
+            cand --pool 'Only this pool (repeat for several); by default every pool of the server'
+            cand --pending-threshold 'How long a run may sit in Pending before it counts as stuck [default: 5m]'
+            cand --late-threshold 'How long past its scheduled time a run may wait before it counts as late [default: 5m]'
+            cand --max-runs 'How many stuck runs to diagnose per pool (the oldest first)'
+            cand --concurrency 'Requests in flight at once'
+            cand --api-url 'The Prefect API URL (overrides PREFECT_API_URL and the profile)'
+            cand --profile 'The Prefect profile to read from profiles.toml (overrides PREFECT_PROFILE and `active`)'
+            cand --timeout 'Deadline for the whole command'
+            cand --kube-context 'The kubeconfig context to read Kubernetes with (default: the current context, or the in-cluster config)'
+            cand --aws-profile 'The AWS profile to read ECS and CloudWatch Logs with (default: AWS_PROFILE, or the default credential chain)'
+            cand --aws-region 'The AWS region of the run''s ECS cluster (default: AWS_REGION, else the region in the task''s ARN)'
             cand --color 'When to colour the output (honours NO_COLOR)'
             cand --no-kube 'Do not read Kubernetes'
             cand --no-ecs 'Do not read AWS ECS or CloudWatch Logs'
@@ -232,6 +257,7 @@ set edit:completion:arg-completer[unstuck] = {|@words|
             cand work-queue 'Work queues: who holds a queue''s concurrency slots'
             cand deployment 'Deployments: who holds a deployment''s concurrency slots'
             cand health 'Fleet health: can every work pool run work right now? (for terminals, CI and monitoring)'
+            cand serve 'Prometheus exporter: serve `health`''s metrics over HTTP, from a scan every interval'
             cand checks 'List every check id with a one-line summary'
             cand explain 'The long form of one check: what it means, why it matters, how to fix it'
             cand completions 'Print a shell completion script'
@@ -255,6 +281,8 @@ set edit:completion:arg-completer[unstuck] = {|@words|
         &'unstuck;help;deployment;slots'= {
         }
         &'unstuck;help;health'= {
+        }
+        &'unstuck;help;serve'= {
         }
         &'unstuck;help;checks'= {
         }

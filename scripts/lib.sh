@@ -149,6 +149,7 @@ start_all_servers() {
   start_server p2csrf prefect2 PREFECT_SERVER_CSRF_PROTECTION_ENABLED=true
   start_server p3small prefect3 PREFECT_SERVER_API_DEFAULT_LIMIT=10
   start_moto
+  ensure_debian prometheus prometheus
   for s in p3 p2 p3secure p2csrf p3small; do wait_healthy "$s"; done
 }
 
@@ -164,4 +165,5 @@ print_server_env() {
   echo "UNSTUCK_TEST_P2_VENV=$venvs/prefect2"
   echo "UNSTUCK_TEST_MOTO_URL=$url_moto"
   echo "UNSTUCK_TEST_MOTO_VENV=$venvs/moto"
+  echo "UNSTUCK_TEST_PROMETHEUS=$(command -v prometheus)"
 }

@@ -78,6 +78,10 @@ pub enum Command {
     #[command(after_help = HEALTH_EXAMPLES)]
     Health(HealthArgs),
 
+    /// Prometheus exporter: serve `health`'s metrics over HTTP, from a scan every interval.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+
     /// List every check id with a one-line summary.
     #[command(after_help = "Examples:\n  unstuck checks\n  unstuck checks -o json")]
     Checks(ChecksArgs),
@@ -310,10 +314,6 @@ Exit codes: 0 ok (and warnings, unless --fail-on warning), 1 warnings with --fai
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// Only this pool (repeat for several); by default every pool of the server.
-    #[arg(long = "pool", value_name = "POOL", value_parser = parse_name)]
-    pub pools: Vec<String>,
-
     /// Which verdict fails the command (non-zero exit): critical only, or warnings too.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
@@ -321,6 +321,20 @@ pub struct HealthArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = HealthFormat::Table)]
     pub output: HealthFormat,
+
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+/// What a fleet scan reads and how (`health` runs one; `serve` runs one every interval).
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// Only this pool (repeat for several); by default every pool of the server.
+    #[arg(long = "pool", value_name = "POOL", value_parser = parse_name)]
+    pub pools: Vec<String>,
 
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
@@ -338,9 +352,34 @@ pub struct HealthArgs {
 
     #[command(flatten)]
     pub infra: InfraArgs,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  unstuck serve --listen 127.0.0.1:9464
+  unstuck serve --listen 0.0.0.0:9464 --interval 2m --pool k8s-pool --pool ecs-pool
+  curl -s http://127.0.0.1:9464/metrics | grep '^unstuck_pool_verdict'
+
+Endpoints: /metrics (the families of `health -o prometheus`, plus unstuck_last_scan_timestamp_seconds
+and unstuck_scan_duration_seconds) and /healthz (200 \"ok\" while the exporter serves: it does not
+reflect the last scan, so a Prefect outage never restarts the pod; watch unstuck_up for that).
+One scan runs at a time in the background, starting every --interval and bounded by --timeout; a
+scrape answers at once from the last finished scan (only the very first scrape waits for the first
+scan). A scan that fails or hits --timeout shows as unstuck_up 0.
+SIGTERM or Ctrl-C: stops accepting, finishes the responses in flight, exits 0.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to serve /metrics and /healthz on (IP:PORT; 0.0.0.0:9464 in a pod).
+    #[arg(long, value_parser = parse_listen, default_value = "127.0.0.1:9464", value_name = "IP:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// How often to scan the fleet (the age of the metrics a scrape gets, at most this plus one scan).
+    #[arg(long, value_parser = parse_timeout, default_value = "60s", value_name = "DURATION")]
+    pub interval: Duration,
 
     #[command(flatten)]
-    pub evidence: EvidenceArgs,
+    pub scan: ScanArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -414,6 +453,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// A `--timeout`: a duration above zero.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s).and_then(|d| if d.is_zero() { Err("the time budget must be above zero".into()) } else { Ok(d) })
+}
+
+/// A `--listen` address: IP:PORT (a host name would resolve to several addresses, or none).
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.trim().parse().map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9464 or 0.0.0.0:9464".to_string())
 }
 
 /// A pool or queue name: not empty (Prefect names are never blank).

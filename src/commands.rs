@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::checks::{self, Item};
 use crate::cli::{
     ApiArgs, ChecksArgs, Cli, ColorChoice, CompletionsArgs, DoctorArgs, DoctorFormat, ExplainArgs, FailOn, GlobalArgs,
-    HealthArgs, HealthFormat, ListFormat, SlotsArgs,
+    HealthArgs, HealthFormat, ListFormat, ScanArgs, ServeArgs, SlotsArgs,
 };
 use crate::config::{self, ApiConfig, ApiFlags};
 use crate::evidence::{BUNDLE_FORMAT, Body, Bundle, SourceRecord, SourceStatus, Thresholds, ToolInfo};
@@ -199,9 +199,13 @@ impl Live {
     /// `budget` is the deadline for the whole collection; progress shows only for table output on a
     /// terminal.
     fn open(api: &ApiArgs, g: &GlobalArgs, budget: std::time::Duration, table: bool) -> Result<Live, Failure> {
-        let cfg = api_config(api, g)?;
-        let redactor = redactor_for(&cfg);
-        let client = Client::new(&cfg, budget, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
+        Live::with_config(&api_config(api, g)?, g, budget, table)
+    }
+
+    /// A session with an already resolved configuration (`serve` resolves it once, then scans).
+    fn with_config(cfg: &ApiConfig, g: &GlobalArgs, budget: std::time::Duration, table: bool) -> Result<Live, Failure> {
+        let redactor = redactor_for(cfg);
+        let client = Client::new(cfg, budget, g.verbose, redactor.clone()).map_err(Failure::unknown)?;
         let show_progress = table && !g.quiet && g.verbose == 0 && std::io::stderr().is_terminal();
         Ok(Live {
             cloud: cfg.cloud.is_some(),
@@ -312,7 +316,9 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     let fail_on_warning = args.fail_on == FailOn::Warning;
     let (bundle, redactor) = match &args.evidence.evidence {
         Some(path) => (load_bundle(path)?, Redactor::default()),
-        None => match collect_health(&args, g) {
+        None => match api_config(&args.scan.api, g)
+            .and_then(|cfg| collect_health(&args.scan, &cfg, g, args.output == HealthFormat::Table))
+        {
             Ok(b) => b,
             Err(f) => {
                 // Monitoring scrapes the file: say the API was down rather than leave it stale.
@@ -329,7 +335,7 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     if let Some(path) = &args.evidence.save_evidence {
         save_bundle(&bundle, path, &redactor)?;
     }
-    let th = thresholds(&args.thresholds, bundle.thresholds);
+    let th = thresholds(&args.scan.thresholds, bundle.thresholds);
     // Older bundles hold only the runs late by the threshold they were collected with.
     if th.late < bundle.thresholds.late && ev.pools.iter().any(|p| !p.late_is_all_due) && !g.quiet {
         eprintln!(
@@ -346,9 +352,7 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
         }
         HealthFormat::Markdown => redactor.redact(&report::health::health_markdown(&report)).into_owned(),
         HealthFormat::Junit => redactor.redact(&report::health::health_junit(&report, fail_on_warning)).into_owned(),
-        HealthFormat::Prometheus => redactor
-            .redact(&report::health::health_prometheus(&report, bundle.sources.first().map_or(0, |s| s.millis)))
-            .into_owned(),
+        HealthFormat::Prometheus => prometheus_text(&report, &bundle, &redactor),
     };
     emit(out, &text)?;
     if report.verdict.status == Status::Unknown {
@@ -357,9 +361,20 @@ pub fn health(args: HealthArgs, g: &GlobalArgs, out: &mut dyn Write) -> Result<u
     Ok(report::health::exit_code(report.verdict.status, fail_on_warning))
 }
 
-fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor), Failure> {
+/// `health`'s report in Prometheus text exposition, with the time reading Prefect took.
+fn prometheus_text(report: &report::health::HealthReport, bundle: &Bundle, redactor: &Redactor) -> String {
+    let millis = bundle.sources.first().map_or(0, |s| s.millis);
+    redactor.redact(&report::health::health_prometheus(report, millis)).into_owned()
+}
+
+fn collect_health(
+    args: &ScanArgs,
+    cfg: &ApiConfig,
+    g: &GlobalArgs,
+    table: bool,
+) -> Result<(Bundle, Redactor), Failure> {
     let th = thresholds(&args.thresholds, Thresholds::default());
-    let live = Live::open(&args.api, g, args.api.timeout, args.output == HealthFormat::Table)?;
+    let live = Live::with_config(cfg, g, args.api.timeout, table)?;
     let planner = checks::plan::Planner { thresholds: th, max_runs: args.max_runs };
     let kube = kube_collector(&args.infra, args.api.timeout, &live.redactor);
     let ecs = ecs_collector(&args.infra, args.api.timeout, &live.redactor);
@@ -372,6 +387,29 @@ fn collect_health(args: &HealthArgs, g: &GlobalArgs) -> Result<(Bundle, Redactor
     };
     let ev = live.run(health::collect_health(&live.client, live.cloud, &live.redactor, &opts, &live.progress))?;
     Ok(live.finish(th, Body::Health(Box::new(ev)), Some(&backends)))
+}
+
+/// `serve`: the Prometheus exporter, scanning the fleet as `health -o prometheus` does.
+pub fn serve(args: ServeArgs, g: &GlobalArgs) -> Result<u8, Failure> {
+    // Resolved once: a bad configuration fails at start, not at every scan, and warns once.
+    let cfg = api_config(&args.scan.api, g)?;
+    let g = g.clone();
+    let opts = crate::serve::Options {
+        listen: args.listen,
+        interval: args.interval,
+        timeout: args.scan.api.timeout,
+        quiet: g.quiet,
+    };
+    let scan = args.scan;
+    crate::serve::run(opts, move || {
+        let (bundle, redactor) = collect_health(&scan, &cfg, &g, false).map_err(|f| f.message)?;
+        let Body::Health(ev) = &bundle.body else {
+            return Err("the scan collected no fleet".to_string());
+        };
+        let th = thresholds(&scan.thresholds, bundle.thresholds);
+        let report = report::health::build(ev, bundle.collected_at, th, &bundle.sources());
+        Ok(prometheus_text(&report, &bundle, &redactor))
+    })
 }
 
 /// `work-pool slots`, `work-queue slots`, `deployment slots`.

@@ -20,6 +20,7 @@ pub mod progress;
 mod proptests;
 pub mod redact;
 pub mod report;
+mod serve;
 pub mod shell;
 
 use std::io::Write;
@@ -97,6 +98,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Failure> {
             commands::slots(target, a.slots, &global, out)
         }
         Command::Health(args) => commands::health(args, &global, out),
+        Command::Serve(args) => commands::serve(args, &global),
         Command::Checks(args) => commands::checks(args, out),
         Command::Explain(args) => commands::explain(args, out),
         Command::Completions(args) => commands::completions(args, out),

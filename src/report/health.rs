@@ -405,15 +405,18 @@ fn label(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Prometheus text exposition (for node_exporter's textfile collector).
+/// One gauge family: its HELP and TYPE lines, then each `(labels, value)` sample.
+fn gauge(out: &mut String, name: &str, help: &str, samples: Vec<(String, String)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+/// Prometheus text exposition (for node_exporter's textfile collector, and `serve`'s /metrics).
 pub fn health_prometheus(r: &HealthReport, millis: u64) -> String {
     let mut out = String::new();
-    let mut family = |name: &str, help: &str, samples: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
+    let mut family = |name: &str, help: &str, samples: Vec<(String, String)>| gauge(&mut out, name, help, samples);
     let level = |s: Status| match s {
         Status::Ok => 0,
         Status::Warning => 1,
@@ -487,5 +490,26 @@ pub fn health_prometheus(r: &HealthReport, millis: u64) -> String {
 
 /// What `-o prometheus` prints when the API could not be read: monitoring sees the failure.
 pub fn prometheus_down() -> String {
-    "# HELP unstuck_up Whether the Prefect API answered.\n# TYPE unstuck_up gauge\nunstuck_up 0\n".to_string()
+    let mut out = String::new();
+    gauge(&mut out, "unstuck_up", "Whether the Prefect API answered.", vec![(String::new(), "0".into())]);
+    out
+}
+
+/// `serve`'s own families about its last scan: when it ended (Unix time, seconds) and how long it took,
+/// whether or not it reached the Prefect API.
+pub fn prometheus_scan(ended_unix_seconds: f64, took: std::time::Duration) -> String {
+    let mut out = String::new();
+    gauge(
+        &mut out,
+        "unstuck_last_scan_timestamp_seconds",
+        "When the last scan of the fleet ended (Unix time).",
+        vec![(String::new(), format!("{ended_unix_seconds:.3}"))],
+    );
+    gauge(
+        &mut out,
+        "unstuck_scan_duration_seconds",
+        "How long the last scan of the fleet took, whether or not it reached the Prefect API.",
+        vec![(String::new(), format!("{:.3}", took.as_secs_f64()))],
+    );
+    out
 }

@@ -13,6 +13,7 @@ fn help_has_examples_everywhere() {
         vec!["checks", "--help"],
         vec!["explain", "--help"],
         vec!["completions", "--help"],
+        vec!["serve", "--help"],
     ] {
         let out = unstuck(&cmd);
         out.expect_code(0);

@@ -1,5 +1,6 @@
 //! The shipped least-privilege grants agree with the read-only policy both ways (SPEC 3, 11): every
 //! rule is something the policy allows, and everything the collectors send (`KUBE_GRANTS`) is granted.
+//! The exporter's Deployment runs under the account those grants are bound to, on the port it probes.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -108,4 +109,100 @@ fn iam_policy_is_exactly_what_the_collector_calls() {
     let calls: BTreeSet<(String, String)> =
         unstuck::policy::AWS_ACTIONS.iter().map(|(s, o)| (s.to_string(), o.to_string())).collect();
     assert_eq!(granted, calls, "iam-policy.json and AWS_ACTIONS differ");
+}
+
+/// Every document of a manifest, as YAML values.
+fn documents(file: &str) -> Vec<serde_yaml::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap_or_else(|e| panic!("{file}: {e}")))
+        .collect()
+}
+
+fn one<'a>(docs: &'a [serde_yaml::Value], kind: &str) -> &'a serde_yaml::Value {
+    let of_kind: Vec<_> = docs.iter().filter(|d| d["kind"].as_str() == Some(kind)).collect();
+    assert_eq!(of_kind.len(), 1, "one {kind}");
+    of_kind[0]
+}
+
+fn str_of(v: &serde_yaml::Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}"))
+}
+
+/// A container port given by name or number, as its number.
+fn port_number(container: &serde_yaml::Value, port: &serde_yaml::Value) -> u64 {
+    match port.as_u64() {
+        Some(n) => n,
+        None => {
+            let ports = container["ports"].as_sequence().expect("container ports");
+            let named = ports.iter().find(|p| p["name"] == *port).unwrap_or_else(|| panic!("no port named {port:?}"));
+            named["containerPort"].as_u64().expect("containerPort")
+        }
+    }
+}
+
+/// deploy/kubernetes/serve.yaml runs `unstuck serve` under the ServiceAccount rbac.yaml binds, in its
+/// namespace, listening on every address; its probes hit /healthz on the served port; its Service (with
+/// the prometheus.io annotations) targets that port; nothing runs as root or writes its filesystem, and
+/// no secret value is written in it.
+#[test]
+fn serve_deployment_runs_serve_under_the_bound_account() {
+    let rbac = documents("rbac.yaml");
+    let account = one(&rbac, "ServiceAccount");
+    let binding = one(&rbac, "ClusterRoleBinding");
+    let bound = binding["subjects"].as_sequence().expect("subjects");
+    let name = str_of(&account["metadata"]["name"]);
+    let namespace = str_of(&account["metadata"]["namespace"]);
+    assert!(bound.iter().any(|s| s["kind"] == "ServiceAccount" && s["name"] == name && s["namespace"] == namespace));
+
+    let docs = documents("serve.yaml");
+    let deployment = one(&docs, "Deployment");
+    assert_eq!(str_of(&deployment["metadata"]["namespace"]), namespace);
+    let pod = &deployment["spec"]["template"];
+    assert_eq!(str_of(&pod["spec"]["serviceAccountName"]), name, "the account rbac.yaml binds");
+    let containers = pod["spec"]["containers"].as_sequence().expect("containers");
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    let argv: Vec<&str> = [&c["command"], &c["args"]]
+        .into_iter()
+        .flat_map(|v| v.as_sequence().into_iter().flatten())
+        .map(str_of)
+        .collect();
+    assert_eq!(&argv[..2], ["unstuck", "serve"], "{argv:?}");
+    let listen = argv.windows(2).find(|w| w[0] == "--listen").map(|w| w[1]).expect("--listen");
+    let (host, port) = listen.rsplit_once(':').expect("IP:PORT");
+    assert_eq!(host, "0.0.0.0", "reachable from the kubelet and Prometheus");
+    let served: u64 = port.parse().expect("port");
+
+    for probe in ["livenessProbe", "readinessProbe"] {
+        let get = &c[probe]["httpGet"];
+        assert_eq!(str_of(&get["path"]), "/healthz", "{probe}");
+        assert_eq!(port_number(c, &get["port"]), served, "{probe} port");
+    }
+    for r in ["requests", "limits"] {
+        for what in ["cpu", "memory"] {
+            assert!(c["resources"][r][what].as_str().is_some(), "resources.{r}.{what}");
+        }
+    }
+    assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+    let sc = &c["securityContext"];
+    assert_eq!((&sc["allowPrivilegeEscalation"], &sc["readOnlyRootFilesystem"]), (&false.into(), &true.into()));
+    let env = c["env"].as_sequence().expect("env");
+    assert!(env.iter().all(|e| e.get("value").is_none()), "values come from a Secret, never written here");
+    let url = env.iter().find(|e| e["name"] == "PREFECT_API_URL").expect("PREFECT_API_URL");
+    assert!(url["valueFrom"]["secretKeyRef"]["name"].as_str().is_some(), "PREFECT_API_URL from a Secret");
+
+    let service = one(&docs, "Service");
+    assert_eq!(str_of(&service["metadata"]["namespace"]), namespace);
+    let labels = &pod["metadata"]["labels"];
+    let selector = service["spec"]["selector"].as_mapping().expect("selector");
+    assert!(selector.iter().all(|(k, v)| labels[k] == *v), "the Service selects the pods");
+    let ports = service["spec"]["ports"].as_sequence().expect("service ports");
+    assert_eq!(ports.len(), 1);
+    assert_eq!(port_number(c, &ports[0]["targetPort"]), served, "the Service targets the served port");
+    let notes = &service["metadata"]["annotations"];
+    assert_eq!(str_of(&notes["prometheus.io/scrape"]), "true");
+    assert_eq!(str_of(&notes["prometheus.io/path"]), "/metrics");
+    assert_eq!(str_of(&notes["prometheus.io/port"]), ports[0]["port"].as_u64().expect("port").to_string());
 }

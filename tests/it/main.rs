@@ -36,5 +36,6 @@ mod kube_api_server;
 mod schema;
 mod secrets;
 mod secure;
+mod serve;
 mod slots_real;
 mod tls;

@@ -106,6 +106,11 @@ pub fn moto() -> (String, PathBuf) {
     (setting("UNSTUCK_TEST_MOTO_URL"), PathBuf::from(setting("UNSTUCK_TEST_MOTO_VENV")))
 }
 
+/// The Prometheus server binary (Debian's `prometheus`, installed by the test setup).
+pub fn prometheus() -> PathBuf {
+    PathBuf::from(setting("UNSTUCK_TEST_PROMETHEUS"))
+}
+
 pub fn p2() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| from_env("p2", Gen::P2, "UNSTUCK_TEST_P2_URL", None, false))

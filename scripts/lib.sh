@@ -56,6 +56,21 @@ ensure_venvs() {
   wait "$moto" || { log "installing moto failed"; exit 1; }
 }
 
+# wait_until WHAT PID LOG SECONDS CMD...: polls CMD until it succeeds; when PID dies or SECONDS pass
+# first, prints the end of LOG and exits.
+wait_until() {
+  local what=$1 pid=$2 logfile=$3 deadline=$((SECONDS + $4))
+  shift 4
+  until "$@" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || (( SECONDS > deadline )); then
+      log "$what did not come up; its log:"
+      tail -n 40 "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
 # start_moto: moto's AWS server (ECS, CloudWatch Logs) on a free loopback port; sets url_moto.
 start_moto() {
   local port home=$work/moto
@@ -65,15 +80,8 @@ start_moto() {
   pids+=("$!")
   disown "$!"
   url_moto="http://127.0.0.1:$port"
-  local deadline=$((SECONDS + 60))
-  until "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/moto-api/', timeout=2)" "$url_moto" 2>/dev/null; do
-    if (( SECONDS > deadline )); then
-      log "moto did not come up at $url_moto; its log:"
-      tail -n 40 "$home/server.log" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
+  wait_until "moto at $url_moto" "${pids[-1]}" "$home/server.log" 60 \
+    "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/moto-api/', timeout=2)" "$url_moto"
   log "moto ready at $url_moto"
 }
 
@@ -91,6 +99,58 @@ ensure_debian() {
     tail -n 20 "$work/apt-$package.log" >&2
     exit 1
   fi
+}
+
+# pg_bindir: the newest PostgreSQL server's binaries (Debian keeps them off the PATH, one directory
+# per major version), or the directory of a `postgres` on the PATH; empty when there is none.
+pg_bindir() {
+  local dirs=(/usr/lib/postgresql/*/bin/postgres) cmd
+  if [[ -x ${dirs[0]} ]]; then
+    printf '%s\n' "${dirs[@]%/postgres}" | sort -V | tail -n 1
+  elif cmd=$(command -v postgres); then
+    dirname "$cmd"
+  fi
+}
+
+# start_postgres: a PostgreSQL server of its own (Debian's, installed when missing): data in $work/pg,
+# listening on a free loopback port and a socket directory in $work/pg only, password auth over TCP,
+# durability off (a test database); creates the database `prefect` and sets pg_url in the form
+# Prefect's PREFECT_API_DATABASE_CONNECTION_URL takes. initdb and postgres refuse to run as root: as
+# root they run as Debian's `postgres` user (or nobody), which needs to traverse $work.
+start_postgres() {
+  local bin dir=$work/pg port password user as=()
+  bin=$(pg_bindir)
+  if [[ -z $bin ]]; then
+    ensure_debian /usr/lib/postgresql/15/bin/postgres postgresql
+    bin=$(pg_bindir)
+  fi
+  port=$(free_port)
+  password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  mkdir -p "$dir/sock"
+  (umask 077 && printf '%s\n' "$password" > "$dir/password")
+  if (( EUID == 0 )); then
+    user=postgres
+    id -u "$user" > /dev/null 2>&1 || user=nobody
+    chmod 711 "$work"
+    chown -R "$user" "$dir"
+    as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --)
+  fi
+  if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U unstuck --pwfile="$dir/password" --auth-local=trust \
+      --auth-host=scram-sha-256 -E UTF8 --locale=C --no-sync > "$dir/initdb.log" 2>&1; then
+    log "initdb failed; its log:"
+    tail -n 20 "$dir/initdb.log" >&2
+    exit 1
+  fi
+  rm -f "$dir/password"
+  setsid "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories="$dir/sock" -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    > "$dir/server.log" 2>&1 < /dev/null &
+  pids+=("$!")
+  disown "$!"
+  wait_until "PostgreSQL on port $port" "${pids[-1]}" "$dir/server.log" 60 "$bin/pg_isready" -q -h "$dir/sock" -p "$port"
+  "$bin/createdb" -h "$dir/sock" -p "$port" -U unstuck prefect
+  pg_url="postgresql+asyncpg://unstuck:$password@127.0.0.1:$port/prefect"
+  log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') ready on 127.0.0.1:$port"
 }
 
 free_port() {
@@ -116,20 +176,13 @@ start_server() {
 
 # wait_healthy NAME: waits for the server's /health, or prints its log and exits.
 wait_healthy() {
-  local name=$1 url pid deadline
+  local name=$1 url pid
   url=url_$name
   url=${!url}
   pid=pid_$name
   pid=${!pid}
-  deadline=$((SECONDS + 180))
-  until "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/health', timeout=2)" "$url" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null || (( SECONDS > deadline )); then
-      log "server $name did not come up at $url; its log:"
-      tail -n 40 "$work/$name/server.log" >&2
-      exit 1
-    fi
-    sleep 1
-  done
+  wait_until "server $name at $url" "$pid" "$work/$name/server.log" 180 \
+    "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/health', timeout=2)" "$url"
   log "server $name ready at $url"
 }
 
@@ -139,6 +192,7 @@ wait_healthy() {
 #   p3secure  Prefect 3 with basic auth and CSRF protection,
 #   p2csrf    Prefect 2 with CSRF protection,
 #   p3small   Prefect 3 whose page limit is 10 (PREFECT_SERVER_API_DEFAULT_LIMIT): paging and 422s,
+#   p3pg      Prefect 3 on PostgreSQL (what production servers run): paging and scale,
 #   moto      moto's AWS server for the ECS backend (ECS and CloudWatch Logs).
 start_all_servers() {
   ensure_venvs
@@ -148,9 +202,11 @@ start_all_servers() {
   start_server p3secure prefect3 PREFECT_SERVER_API_AUTH_STRING="$auth_string" PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED=true
   start_server p2csrf prefect2 PREFECT_SERVER_CSRF_PROTECTION_ENABLED=true
   start_server p3small prefect3 PREFECT_SERVER_API_DEFAULT_LIMIT=10
+  start_postgres
+  start_server p3pg prefect3 PREFECT_API_DATABASE_CONNECTION_URL="$pg_url"
   start_moto
   ensure_debian prometheus prometheus
-  for s in p3 p2 p3secure p2csrf p3small; do wait_healthy "$s"; done
+  for s in p3 p2 p3secure p2csrf p3small p3pg; do wait_healthy "$s"; done
 }
 
 # print_server_env: the variables the test harness reads, one KEY=VALUE a line.
@@ -161,6 +217,7 @@ print_server_env() {
   echo "UNSTUCK_TEST_P3_SECURE_AUTH=$auth_string"
   echo "UNSTUCK_TEST_P2_CSRF_URL=$url_p2csrf"
   echo "UNSTUCK_TEST_P3_SMALL_URL=$url_p3small"
+  echo "UNSTUCK_TEST_P3_PG_URL=$url_p3pg"
   echo "UNSTUCK_TEST_P3_VENV=$venvs/prefect3"
   echo "UNSTUCK_TEST_P2_VENV=$venvs/prefect2"
   echo "UNSTUCK_TEST_MOTO_URL=$url_moto"

@@ -1,16 +1,19 @@
 //! Who holds the concurrency slots of a work pool, a work queue or a deployment.
 //!
 //! Prefect 3 servers report holders with `concurrency_status` (pages of up to 200 queues, up to 200
-//! runs per queue; queues with more are paged on their own). Servers without it (Prefect 2, older 3.x;
-//! a 404/405) get the same answer from flow-run filters: PENDING+RUNNING in the pool's queues,
-//! PENDING+RUNNING+CANCELLING for a queue or a deployment. Either way every holder is listed.
+//! runs per queue). Its runs are paged by offset in id order, so runs that take or leave a slot between
+//! two pages shift the rows and a later page skips or repeats holders: the holders of a queue with more
+//! than one page are read instead with the flow-run filter pager, whose pages overlap (see `pager`).
+//! Servers without it (Prefect 2, older 3.x; a 404/405) get the same answer from flow-run filters:
+//! PENDING+RUNNING in the pool's queues, PENDING+RUNNING+CANCELLING for a queue or a deployment. Either
+//! way every holder is listed, once.
 //!
 //! The summaries `concurrency_status` returns lack labels and infrastructure pids; those are read for
 //! every holder when there are at most `DETAIL_CAP`, and otherwise only for the holders that could be
 //! dead (Pending past the threshold, and the oldest Running ones while a worker of the pool is not alive,
 //! as many as get their logs read).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use jiff::Timestamp;
@@ -162,26 +165,33 @@ async fn all_pages<T: serde::de::DeserializeOwned>(
     Ok(std::iter::once(first).chain(rest).collect())
 }
 
-/// A queue's holders from `/work_queues/{id}/concurrency_status`, every page.
-async fn queue_status_runs(
-    client: &Client,
-    queue_id: &str,
-    queue: &str,
-    pool: Option<&str>,
-) -> Result<Vec<FlowRun>, ApiError> {
-    let pages: Vec<QueueStatusPage> = all_pages(
-        client,
-        ApiPath::new(["work_queues", queue_id, "concurrency_status"]),
-        json!({"limit": PAGE}),
-        |p: &QueueStatusPage| p.pages,
-    )
-    .await?;
-    Ok(pages.into_iter().flat_map(|p| p.flow_runs).map(|s| s.into_run(queue, pool)).collect())
+/// Holders as `concurrency_status` summarises them, and in full the holders of queues with more than
+/// one page of them (read by flow-run filter).
+struct StatusRuns {
+    summaries: Vec<FlowRun>,
+    full: Vec<FlowRun>,
 }
 
-/// A pool's holders from `/work_pools/{name}/concurrency_status`: every page of queues, and every page
-/// of runs for queues with more than 200 holders.
-async fn pool_status_runs(client: &Client, pool: &str) -> Result<Vec<FlowRun>, ApiError> {
+/// A queue's holders from `/work_queues/{id}/concurrency_status` when they fit in one page; else every
+/// run matching `filter` in `holding` states.
+async fn queue_status_runs(
+    client: &Client,
+    (queue_id, queue, pool): (&str, &str, Option<&str>),
+    filter: Value,
+    holding: &[&str],
+) -> Result<StatusRuns, ApiError> {
+    let first: QueueStatusPage = client
+        .post(ApiPath::new(["work_queues", queue_id, "concurrency_status"]), &json!({"limit": PAGE, "page": 1}))
+        .await?;
+    if first.pages > 1 {
+        return Ok(StatusRuns { summaries: vec![], full: all_runs(client, filter, holding).await? });
+    }
+    Ok(StatusRuns { summaries: first.flow_runs.into_iter().map(|s| s.into_run(queue, pool)).collect(), full: vec![] })
+}
+
+/// A pool's holders from `/work_pools/{name}/concurrency_status`, every page of queues; the holders of
+/// queues with more than it lists (200) by flow-run filter.
+async fn pool_status_runs(client: &Client, pool: &str) -> Result<StatusRuns, ApiError> {
     let pages: Vec<PoolStatusPage> = all_pages(
         client,
         ApiPath::new(["work_pools", pool, "concurrency_status"]),
@@ -191,20 +201,21 @@ async fn pool_status_runs(client: &Client, pool: &str) -> Result<Vec<FlowRun>, A
     .await?;
     let (complete, truncated): (Vec<QueueStatus>, Vec<QueueStatus>) =
         pages.into_iter().flat_map(|p| p.queues).partition(|q| q.flow_runs.len() >= q.flow_run_count);
-    let mut runs: Vec<FlowRun> = complete
+    let summaries: Vec<FlowRun> = complete
         .into_iter()
         .flat_map(|q| {
             let name = q.queue_name;
             q.flow_runs.into_iter().map(move |s| s.into_run(&name, Some(pool))).collect::<Vec<_>>()
         })
         .collect();
-    let more: Vec<Vec<FlowRun>> = stream::iter(truncated)
-        .map(|q| async move { queue_status_runs(client, &q.queue_id, &q.queue_name, Some(pool)).await })
-        .buffered(FAN_OUT)
-        .try_collect()
-        .await?;
-    runs.extend(more.into_iter().flatten());
-    Ok(runs)
+    let full = if truncated.is_empty() {
+        vec![]
+    } else {
+        let ids: Vec<&str> = truncated.iter().map(|q| q.queue_id.as_str()).collect();
+        let filter = json!({"work_pools": {"name": {"any_": [pool]}}, "work_pool_queues": {"id": {"any_": ids}}});
+        all_runs(client, filter, POOL_HOLDING).await?
+    };
+    Ok(StatusRuns { summaries, full })
 }
 
 /// Every run matching `filter` in `states`, each once (paged on a unique key, see `pager`).
@@ -228,10 +239,11 @@ async fn runs_by_id(client: &Client, ids: &[String]) -> Result<Vec<FlowRun>, Api
 }
 
 /// Replaces summaries by full runs where they are needed (all of them up to the cap); drops holders
-/// that left a slot-holding state meanwhile.
+/// that left a slot-holding state meanwhile. The runs named in `full` were read in full already.
 async fn add_details(
     client: &Client,
     mut runs: Vec<FlowRun>,
+    full: &HashSet<String>,
     wanted: &[String],
     holding: &[&str],
 ) -> Result<(Vec<FlowRun>, BTreeSet<String>), ApiError> {
@@ -245,7 +257,7 @@ async fn add_details(
                 *slot = d;
                 false
             }
-            None => true,
+            None => !full.contains(&slot.id),
         };
         let holds = slot.state_type().is_some_and(|t| holding.contains(&t.as_str()));
         if holds && summary {
@@ -409,14 +421,16 @@ pub async fn collect_slots(
             SlotScope::WorkPool { name } if v3 => Some(pool_status_runs(client, name).await),
             SlotScope::WorkQueue { name, pool } if v3 => {
                 let id = queues.value().and_then(|q| q.first()).and_then(|q| q.id.clone()).unwrap_or_default();
-                Some(queue_status_runs(client, &id, name, Some(pool)).await)
+                Some(queue_status_runs(client, (&id, name, Some(pool)), filter.clone(), holding).await)
             }
             _ => None,
         };
         match status {
             Some(Ok(runs)) => Ok(("concurrency_status", runs)),
             Some(Err(e)) if !route_absent(&e) => Err(e),
-            _ => all_runs(client, filter.clone(), holding).await.map(|r| ("flow-run filter", r)),
+            _ => all_runs(client, filter.clone(), holding)
+                .await
+                .map(|full| ("flow-run filter", StatusRuns { summaries: vec![], full })),
         }
     };
     let all_queues = async {
@@ -447,12 +461,20 @@ pub async fn collect_slots(
     progress.set("reading holder details");
     let holders = match holders {
         Ok((via, runs)) => {
-            let needs_details = via == "concurrency_status";
-            let result = if needs_details {
-                let wanted = plan.holder_details(now, workers.value().map(Vec::as_slice), &runs);
-                add_details(client, runs, &wanted, holding).await
+            let StatusRuns { summaries, full: mut all } = runs;
+            let full_ids: HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
+            let summarised = !summaries.is_empty();
+            all.extend(summaries);
+            // Each holder once, whichever reads listed it (a full run rather than its summary).
+            let mut listed = HashSet::new();
+            all.retain(|r| listed.insert(r.id.clone()));
+            let result = if summarised {
+                // The plan weighs every holder; only summaries need their details read.
+                let mut wanted = plan.holder_details(now, workers.value().map(Vec::as_slice), &all);
+                wanted.retain(|id| !full_ids.contains(id));
+                add_details(client, all, &full_ids, &wanted, holding).await
             } else {
-                Ok((runs, BTreeSet::new()))
+                Ok((all, BTreeSet::new()))
             };
             part(result.map(|(mut runs, summaries_only)| {
                 for r in &mut runs {

@@ -33,6 +33,7 @@ mod harness;
 mod health_real;
 mod k8s_real;
 mod kube_api_server;
+mod paging_pg;
 mod schema;
 mod secrets;
 mod secure;

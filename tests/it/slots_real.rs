@@ -48,7 +48,7 @@ fn slots(s: &Server, name: &str, args: &[&str], code: i32) -> Value {
 }
 
 /// Runs of `dep` created directly in `state`, `n` of them, a few at a time.
-fn runs_in_state(api: &Api, dep: &Deployment, state: &str, n: usize) -> Vec<harness::api::Run> {
+pub(crate) fn runs_in_state(api: &Api, dep: &Deployment, state: &str, n: usize) -> Vec<harness::api::Run> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|t| {
@@ -182,7 +182,7 @@ fn unknown_targets(s: &Server) {
 
 /// 230 holders in one queue and 5 in another: every holder is listed once (more than one page of
 /// 200, and more than concurrency_status lists per queue on Prefect 3).
-fn more_holders_than_a_page(s: &Server) {
+pub(crate) fn more_holders_than_a_page(s: &Server) {
     let api = s.api();
     let pool = api.pool("manyholders", "process");
     api.queue(&pool, "other");

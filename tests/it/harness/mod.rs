@@ -124,13 +124,19 @@ pub fn p3_secure() -> &'static Server {
     })
 }
 
-/// Prefect 2 with CSRF protection.
 /// Prefect 3 whose page limit is 10 (`PREFECT_SERVER_API_DEFAULT_LIMIT=10`): a limit of 200 is a 422.
 pub fn p3_small() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| from_env("p3small", Gen::P3, "UNSTUCK_TEST_P3_SMALL_URL", None, false))
 }
 
+/// Prefect 3 on PostgreSQL (`PREFECT_API_DATABASE_CONNECTION_URL`), as production servers run.
+pub fn p3_pg() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| from_env("p3pg", Gen::P3, "UNSTUCK_TEST_P3_PG_URL", None, false))
+}
+
+/// Prefect 2 with CSRF protection.
 pub fn p2_csrf() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| from_env("p2csrf", Gen::P2, "UNSTUCK_TEST_P2_CSRF_URL", None, true))

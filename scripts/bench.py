@@ -2,13 +2,20 @@
 
   slots-vs-prefect  `unstuck work-pool slots P` against `prefect work-pool slots P` on the same server,
                     whole process, median of several runs, and the ratio (target: >= 20x).
+  slots-offline     the same when the pool's worker is offline and every Running holder must be judged
+                    (target: >= 20x; holder liveness in a bounded number of requests).
+  pairs             `unstuck doctor R` against `prefect flow-run inspect R`, and `unstuck work-queue slots`
+                    against `prefect work-queue inspect`, side by side.
   slots-scale       a pool with 10,000 slot holders across 50 queues: wall time and peak RSS of
-                    `unstuck work-pool slots` (target: <= 2 s, <= 100 MB), and Prefect's CLI for comparison.
+                    `unstuck work-pool slots` against the server's own answer for the same data (one
+                    `concurrency_status` read of the pool; target: within 1.15x, <= 100 MB), with the
+                    worker alive and then offline, and Prefect's CLI for comparison.
   doctor-depth      every request delayed by D = 200 ms through a proxy: `unstuck doctor` wall time
   doctor-depth-kube the same for a Kubernetes run, the recorded cluster delayed by D too
   doctor-depth-ecs  the same for an ECS run, moto delayed by D too
                     (target: <= 4*D + 200 ms).
-  version           `unstuck --version` (target: <= 10 ms).
+  version           `unstuck --version` (target: <= 10 ms), and the binary's size.
+  build             a clean release build on this machine's cores (not in the default set: minutes).
   health-scale      `unstuck health` over 200 pools (target: <= 5 s), when the binary has `health`.
 
 Only the Python standard library is used; run it with the Prefect virtualenv's interpreter.
@@ -74,20 +81,21 @@ def make_pool(base, prefix, queues=1, limit=None):
     return name, deployments
 
 
-def keep_alive(base, pool, worker, stop):
-    """Heartbeats every 10 s until `stop` is set, as a running worker does."""
+def keep_alive(base, pool, worker, stop, interval=30):
+    """Heartbeats every third of `interval` until `stop` is set, as a running worker does."""
     while True:
-        api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": 30})
-        if stop.wait(10):
+        api(base, "POST", f"/work_pools/{pool}/workers/heartbeat", {"name": worker, "heartbeat_interval_seconds": interval})
+        if stop.wait(interval / 3):
             return
 
 
-def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=6):
+def create_runs(base, pool, deployment_ids, per_deployment, state="RUNNING", threads=6, stop=None, interval=30):
     """Runs as a live Prefect 3 worker leaves them: the worker keeps heart-beating (until the benchmark
-    ends), and labels each run it claims."""
+    ends, or `stop` is set: then it goes offline after three missed intervals), and labels each run it
+    claims."""
     worker = unique("bench-worker")
-    stop = threading.Event()
-    threading.Thread(target=keep_alive, args=(base, pool, worker, stop), daemon=True).start()
+    stop = stop or threading.Event()
+    threading.Thread(target=keep_alive, args=(base, pool, worker, stop, interval), daemon=True).start()
     jobs = [d for d in deployment_ids for _ in range(per_deployment)]
     body = {"state": {"type": state}}
 
@@ -148,7 +156,19 @@ def main():
     if want("version"):
         walls, _ = timed([args.unstuck, "--version"], env, max(args.runs, 20))
         results["version"] = statistics.median(walls)
-        print(f"version: unstuck --version median {fmt(results['version'])} over {len(walls)} runs (target <= 10 ms)")
+        size = os.path.getsize(args.unstuck) / 2**20
+        print(f"version: unstuck --version median {fmt(results['version'])} over {len(walls)} runs (target <= 10 ms); "
+              f"binary {size:.1f} MiB")
+
+    if args.only and "build" in args.only:
+        # A clean release build in a scratch target directory, on every core of this machine.
+        target = tempfile.mkdtemp(prefix="unstuck-bench-build-")
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+        t0 = time.perf_counter()
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=root, check=True,
+                       env={**os.environ, "CARGO_TARGET_DIR": target})
+        print(f"build: clean release build {fmt(time.perf_counter() - t0)} on {os.cpu_count()} cores")
+        shutil.rmtree(target, ignore_errors=True)
 
     if want("slots-vs-prefect"):
         pool, deps = make_pool(base, "bench-small", queues=2, limit=5)
@@ -160,21 +180,77 @@ def main():
         print(f"slots-vs-prefect: unstuck median {fmt(statistics.median(ours))}, prefect median "
               f"{fmt(statistics.median(theirs))} over {args.runs} runs each: {ratio:.0f}x faster (target >= 20x)")
 
+    if want("slots-offline"):
+        # Every Running holder of a worker that stopped heart-beating must be judged by its logs.
+        holders = 20
+        pool, deps = make_pool(base, "bench-offline", limit=holders)
+        stop = threading.Event()
+        create_runs(base, pool, deps, holders, stop=stop, interval=1)
+        stop.set()
+        time.sleep(4)
+        cmd = [args.unstuck, "work-pool", "slots", pool, "--pending-threshold", "2s"]
+        ours, _ = timed(cmd, env, args.runs)
+        theirs, _ = timed([args.prefect, "work-pool", "slots", pool], env, args.runs)
+        ratio = statistics.median(theirs) / statistics.median(ours)
+        report = json.loads(subprocess.run(cmd + ["-o", "json"], env=env, capture_output=True, text=True).stdout)
+        zombies = sum(1 for h in report["holders"] if h.get("zombie"))
+        requests = next((s["detail"] for s in report["sources"] if s["name"] == "prefect"), "?")
+        print(f"slots-offline: {holders} Running holders of an offline worker ({zombies} judged dead): unstuck median "
+              f"{fmt(statistics.median(ours))}, prefect median {fmt(statistics.median(theirs))}: {ratio:.0f}x faster "
+              f"(target >= 20x); prefect source: {requests}")
+
+    if want("pairs"):
+        pool, deps = make_pool(base, "bench-pairs", limit=1)
+        create_runs(base, pool, deps, 1)
+        past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)).isoformat()
+        run = api(base, "POST", f"/deployments/{deps[0]}/create_flow_run",
+                  {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": past}}})
+        for ours_cmd, theirs_cmd, what in [
+            ([args.unstuck, "doctor", run["id"]], [args.prefect, "flow-run", "inspect", run["id"]], "doctor vs flow-run inspect"),
+            ([args.unstuck, "work-queue", "slots", "default", "--pool", pool],
+             [args.prefect, "work-queue", "inspect", "default", "--pool", pool], "work-queue slots vs work-queue inspect"),
+        ]:
+            ours, _ = timed(ours_cmd, env, args.runs)
+            theirs, _ = timed(theirs_cmd, env, args.runs)
+            print(f"pairs: {what}: unstuck median {fmt(statistics.median(ours))}, prefect median "
+                  f"{fmt(statistics.median(theirs))}: {statistics.median(theirs) / statistics.median(ours):.0f}x")
+
     if want("slots-scale"):
         per_queue = args.holders // args.queues
         t0 = time.perf_counter()
         pool, deps = make_pool(base, "bench-big", queues=args.queues)
-        n = create_runs(base, pool, deps, per_queue)
+        scale_stop = threading.Event()
+        n = create_runs(base, pool, deps, per_queue, stop=scale_stop, interval=5)
         print(f"slots-scale: built pool {pool} with {n} Running runs across {args.queues} queues in {time.perf_counter() - t0:.0f} s")
-        walls, rss = timed([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env, max(3, args.runs // 3), measure_rss=True)
-        out = subprocess.run([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env=env, capture_output=True, text=True)
-        listed = len(json.loads(out.stdout)["holders"])
-        rss_note = f", peak RSS max {max(rss):.0f} MiB" if rss else ""
-        print(f"slots-scale: unstuck lists {listed} holders; wall median {fmt(statistics.median(walls))}, max "
-              f"{fmt(max(walls))}{rss_note} (targets <= 2 s, <= 100 MB)")
+        # The server's own answer for the same data: one concurrency_status read of the pool, whole.
+        status = []
+        for _ in range(max(3, args.runs // 3)):
+            t = time.perf_counter()
+            api(base, "POST", f"/work_pools/{pool}/concurrency_status", {"limit": 200, "flow_run_limit": 200})
+            status.append(time.perf_counter() - t)
+        own = statistics.median(status)
+        print(f"slots-scale: the server answers concurrency_status for the pool in {fmt(own)} (median)")
+
+        def measure(label):
+            walls, rss = timed([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env, max(3, args.runs // 3), measure_rss=True)
+            out = subprocess.run([args.unstuck, "work-pool", "slots", pool, "-o", "json"], env=env, capture_output=True, text=True)
+            report = json.loads(out.stdout)
+            listed = len(report["holders"])
+            prefect = next((s["detail"] for s in report["sources"] if s["name"] == "prefect"), "?")
+            rss_note = f", peak RSS max {max(rss):.0f} MiB" if rss else ""
+            median = statistics.median(walls)
+            print(f"slots-scale ({label}): unstuck lists {listed} holders; wall median {fmt(median)} = "
+                  f"{median / own:.2f}x the server's own answer (target <= 1.15x), max {fmt(max(walls))}{rss_note} "
+                  f"(target <= 100 MB); {prefect}")
+
+        measure("worker alive")
         walls, rss = timed([args.prefect, "work-pool", "slots", pool], env, 1, measure_rss=True)
         rss_note = f", peak RSS {max(rss):.0f} MiB" if rss else ""
         print(f"slots-scale: prefect work-pool slots took {fmt(walls[0])}{rss_note}")
+        # As a new user finds it: no live worker (every Running holder may be dead).
+        scale_stop.set()
+        time.sleep(20)
+        measure("worker offline")
 
     if want("doctor-depth"):
         # A Late run in a full pool (limit 1, held by a Pending run): every round of requests happens.

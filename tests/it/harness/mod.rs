@@ -187,6 +187,9 @@ pub fn scratch_home() -> &'static Path {
     })
 }
 
+/// How a helper runs the binary: `unstuck_env` or `unstuck_env_measured`.
+pub type Runner = fn(&[&str], &[(&str, &str)]) -> Out;
+
 /// Runs the built binary with a clean environment plus `envs`.
 pub fn unstuck_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
     run_unstuck(args, envs, false)

@@ -1,0 +1,250 @@
+//! Faults of the infrastructure backends, injected by the recorded Kubernetes API server
+//! (harness::kube_api) and by the proxy in front of the recorded AWS API (harness::ecs_api): bodies
+//! that stall or are cut, resets, throttling with a dated Retry-After, 5xx bursts, malformed JSON,
+//! huge answers, values a newer cluster may send. Each ends with the backend's source saying what
+//! happened in one line, the Prefect side of the diagnosis still printed, within --timeout, in bounded
+//! memory, and never a panic.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::faults::rss;
+use crate::harness;
+use crate::harness::kube_api::{Fault as KubeFault, KubeApi};
+use crate::k8s_real::{self, kube_source};
+
+/// The Kubernetes pid of the recorded scenarios.
+const JOB_PID: &str = "prefect:grinning-chimera-x7k2p";
+const JOB_PATH: &str = "/apis/batch/v1/namespaces/prefect/jobs/grinning-chimera-x7k2p";
+
+/// 50 MB: the size of the huge answers.
+const HUGE: usize = 50 << 20;
+/// The peak RSS a run with a huge answer must stay below (KiB): far less than the answer.
+const RSS_BOUND_KIB: u64 = 60 * 1024;
+
+/// A failed source's detail is one readable line, and the run printed no panic or backtrace.
+fn assert_one_clear_line(src: &Value, out: &harness::Out) {
+    let detail = src["detail"].as_str().unwrap_or_default();
+    assert!(!detail.is_empty() && !detail.contains('\n'), "one line: {src}");
+    assert!(detail.len() < 600, "a line, not a dump: {detail}");
+    for noise in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(!out.stderr.contains(noise), "{noise} on stderr: {}", out.stderr);
+    }
+}
+
+/// The table output of the same run: the failure is one line of its Sources section.
+fn assert_table_names(out: &harness::Out, says: &str) {
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(says)).collect();
+    assert!(!lines.is_empty(), "the table says {says:?}:\n{}", out.stdout);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+/// A body that stalls halfway (headers sent), and connections reset on every request: each fails the
+/// Kubernetes source within --timeout with one line, and the Prefect finding still prints (exit 2);
+/// one reset on the Job read is retried and the diagnosis is Kubernetes'.
+#[test]
+fn kubernetes_stalled_and_reset_connections() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "image-pull-not-found", JOB_PID, true);
+    for (name, says) in [("stall", "did not answer in time"), ("reset", "unreachable")] {
+        let kube = KubeApi::start_with(dir.path(), move |_, _| match name {
+            "stall" => KubeFault::StallBody,
+            _ => KubeFault::Reset,
+        });
+        let out = k8s_real::doctor(s, &kube, dir.path(), &run, &["--timeout", "3s"]);
+        assert!(out.elapsed < Duration::from_secs(8), "{name}: within --timeout: {:?}", out.elapsed);
+        let v = out.json();
+        let src = kube_source(&v);
+        assert_eq!(src["status"], "failed", "{name}: {src}");
+        assert!(src["detail"].as_str().unwrap_or_default().contains(says), "{name}: {src}");
+        assert_one_clear_line(&src, &out);
+        assert_eq!(v["verdict"]["primary"], "run.infra-not-started", "{name}: Prefect's finding prints: {v:#}");
+        out.expect_code(2);
+        let table = k8s_real::doctor(s, &kube, dir.path(), &run, &["--timeout", "3s", "-o", "table"]);
+        assert_table_names(&table, says);
+        table.expect_code(2);
+    }
+
+    let reset = AtomicUsize::new(0);
+    let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+        if seen.path == JOB_PATH && reset.fetch_add(1, Ordering::SeqCst) == 0 {
+            KubeFault::Reset
+        } else {
+            KubeFault::Pass
+        }
+    });
+    let out = k8s_real::doctor(s, &kube, dir.path(), &run, &[]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "k8s.image-pull");
+    assert_eq!(kube.seen().iter().filter(|r| r.path == JOB_PATH).count(), 2, "the reset read was retried");
+}
+
+/// 429 with an HTTP-date Retry-After on the Job read, and a burst of 500 then 502 on the pod list:
+/// the throttled read waits until the date, the burst is retried, and the diagnosis is Kubernetes'.
+#[test]
+fn kubernetes_dated_retry_after_and_5xx_burst() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "image-pull-not-found", JOB_PID, true);
+    let job_reads: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let pod_lists = Arc::new(AtomicUsize::new(0));
+    let (reads, lists) = (job_reads.clone(), pod_lists.clone());
+    let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+        if seen.path == JOB_PATH {
+            let mut reads = reads.lock().unwrap_or_else(|e| e.into_inner());
+            reads.push(Instant::now());
+            if reads.len() == 1 {
+                let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
+                let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&at).expect("date");
+                return KubeFault::Respond {
+                    status: 429,
+                    headers: vec![("Retry-After", date)],
+                    body: r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","code":429}"#.into(),
+                };
+            }
+        }
+        if seen.path.ends_with("/pods") {
+            match lists.fetch_add(1, Ordering::SeqCst) {
+                0 => return KubeFault::Respond { status: 500, headers: vec![], body: "internal error".into() },
+                1 => {
+                    return KubeFault::Respond {
+                        status: 502,
+                        headers: vec![],
+                        body: "<html>bad gateway</html>".into(),
+                    };
+                }
+                _ => {}
+            }
+        }
+        KubeFault::Pass
+    });
+    let out = k8s_real::doctor(s, &kube, dir.path(), &run, &["--timeout", "20s"]);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "k8s.image-pull", "{v:#}");
+    assert_eq!(kube_source(&v)["status"], "collected");
+    let reads = job_reads.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(reads.len(), 2, "the throttled read was retried once");
+    let waited = reads[1] - reads[0];
+    assert!(waited >= Duration::from_millis(900), "the dated Retry-After was honoured: waited {waited:?}");
+    assert!(pod_lists.load(Ordering::SeqCst) >= 3, "the burst was retried through");
+}
+
+/// The pod list answers 200 with JSON cut in the middle, then an HTML page: the source fails in one
+/// line saying the answer was unexpected, and the Prefect finding still prints.
+#[test]
+fn kubernetes_malformed_answers() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "image-pull-not-found", JOB_PID, true);
+    for body in
+        [r#"{"kind":"PodList","apiVersion":"v1","items":[{"metadata":{"name":"#, "<html>Welcome to nginx</html>"]
+    {
+        let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+            if seen.path.ends_with("/pods") {
+                KubeFault::Respond { status: 200, headers: vec![], body: body.into() }
+            } else {
+                KubeFault::Pass
+            }
+        });
+        let out = k8s_real::doctor(s, &kube, dir.path(), &run, &[]);
+        let v = out.json();
+        let src = kube_source(&v);
+        assert!(src["detail"].as_str().unwrap_or_default().contains("unexpected answer"), "{src}");
+        assert_one_clear_line(&src, &out);
+        assert_ne!(v["verdict"]["primary"], "k8s.image-pull", "no pods were read: {v:#}");
+        assert!(v["verdict"]["primary"].as_str().is_some_and(|p| p.starts_with("run.")), "{v:#}");
+        out.expect_code(2);
+    }
+}
+
+/// A pod log answer of 50 MB from a server that ignores `tailLines` and `limitBytes` (both sent):
+/// read to its end keeping only its tail, so the import error at the end still names the cause, with
+/// the peak RSS far below the answer.
+#[test]
+fn kubernetes_huge_pod_log_keeps_a_bounded_tail() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "crash-loop", JOB_PID, true);
+    let log_dir = dir.path().join("logs/prefect/grinning-chimera-x7k2p-9zqvw");
+    let recorded = std::fs::read_to_string(log_dir.join("prefect-job.previous.log")).expect("the recorded log");
+    let mut huge = String::with_capacity(HUGE + recorded.len());
+    let mut n = 0;
+    while huge.len() < HUGE {
+        huge.push_str(&format!("12:00:{:02} INFO    | prefect.flow_runs - downloading flow code, chunk {n}\n", n % 60));
+        n += 1;
+    }
+    huge.push_str(&recorded);
+    let huge = Arc::new(huge);
+    let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+        if seen.path.ends_with("/log") {
+            KubeFault::Respond {
+                status: 200,
+                headers: vec![("Content-Type", "text/plain".into())],
+                body: huge.to_string(),
+            }
+        } else {
+            KubeFault::Pass
+        }
+    });
+    let kc = kube.kubeconfig(dir.path(), "default");
+    let out = k8s_real::doctor_by(s, &kc, &run, &["--timeout", "20s"], harness::unstuck_env_measured);
+    eprintln!("50 MB pod log: peak RSS {} KiB, {:?}", rss(&out), out.elapsed);
+    let logs: Vec<_> = kube.seen().into_iter().filter(|r| r.path.ends_with("/log")).collect();
+    assert!(!logs.is_empty(), "the log was read");
+    for r in &logs {
+        assert!(r.param("tailLines").is_some() && r.param("limitBytes").is_some(), "a bounded tail is asked: {r:?}");
+    }
+    assert!(rss(&out) < RSS_BOUND_KIB, "peak RSS {} KiB for a 50 MB log", rss(&out));
+    let v = out.json();
+    assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
+    assert_eq!(v["verdict"]["primary"], "infra.import-error", "the log's tail was read: {v:#}");
+    out.expect_code(2);
+}
+
+/// Objects a newer (or odd) cluster may send: a pod phase "Weird" with a container waiting for a
+/// reason no check knows, then pods and Jobs stripped of every optional field: no failure, the source
+/// is collected and the diagnosis is sane (never unknown, never a panic).
+#[test]
+fn kubernetes_unknown_values_and_missing_fields() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "image-pull-not-found", JOB_PID, true);
+    let edit = |file: &str, f: &dyn Fn(&mut Value)| {
+        let path = dir.path().join(file);
+        let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+        for item in list["items"].as_array_mut().expect("items") {
+            f(item);
+        }
+        std::fs::write(&path, list.to_string()).expect("write fixture");
+    };
+    edit("pods.json", &|pod| {
+        pod["status"]["phase"] = "Weird".into();
+        for c in pod["status"]["containerStatuses"].as_array_mut().into_iter().flatten() {
+            c["state"] = serde_json::json!({"waiting": {"reason": "HibernatingImage"}});
+        }
+    });
+    let kube = KubeApi::start(dir.path());
+    let out = k8s_real::doctor(s, &kube, dir.path(), &run, &[]);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
+    assert_ne!(v["verdict"]["status"], "unknown", "{v:#}");
+    out.expect_code(2);
+    drop(kube);
+
+    edit("pods.json", &|pod| {
+        let meta = pod["metadata"].clone();
+        *pod = serde_json::json!({"metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}});
+    });
+    edit("jobs.json", &|job| {
+        let meta = job["metadata"].clone();
+        *job = serde_json::json!({"metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}});
+    });
+    let kube = KubeApi::start(dir.path());
+    let out = k8s_real::doctor(s, &kube, dir.path(), &run, &[]);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
+    assert!(v["verdict"]["primary"].is_string(), "a cause is still named: {v:#}");
+    out.expect_code(2);
+}

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::ecs_real::{self, REPLAY_THRESHOLD_SECS, operation_of, replayed};
 use crate::faults::rss;
 use crate::harness;
 use crate::harness::kube_api::{Fault as KubeFault, KubeApi};
+use crate::harness::proxy::{Fault, Proxy};
 use crate::k8s_real::{self, kube_source};
 
 /// The Kubernetes pid of the recorded scenarios.
@@ -247,4 +249,175 @@ fn kubernetes_unknown_values_and_missing_fields() {
     assert_eq!(kube_source(&v)["status"], "collected", "{v:#}");
     assert!(v["verdict"]["primary"].is_string(), "a cause is still named: {v:#}");
     out.expect_code(2);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// AWS: the proxy in front of the recorded ECS + CloudWatch Logs API (a task killed for memory).
+
+/// `doctor` for a replayed ECS scenario through `proxy`.
+fn ecs_doctor(run: &harness::api::Run, proxy: &Proxy, extra: &[&str], runner: harness::Runner) -> harness::Out {
+    let threshold = format!("{REPLAY_THRESHOLD_SECS}s");
+    let mut args = vec!["--pending-threshold", threshold.as_str()];
+    args.extend_from_slice(extra);
+    ecs_real::doctor_by(harness::p3(), &proxy.url, run, &args, runner)
+}
+
+fn ecs_source(v: &Value) -> Value {
+    ecs_real::source(v, "ecs").cloned().unwrap_or_default()
+}
+
+/// Within `within`, the ECS source failed in one line and the Prefect side still names the stuck run
+/// (exit 2).
+fn assert_ecs_failed_and_prefect_prints(out: &harness::Out, what: &str, within: Duration) {
+    assert!(out.elapsed < within, "{what}: within --timeout: {:?}", out.elapsed);
+    let v = out.json();
+    let src = ecs_source(&v);
+    assert_eq!(src["status"], "failed", "{what}: {src}");
+    assert_one_clear_line(&src, out);
+    let primary = v["verdict"]["primary"].as_str().unwrap_or_default();
+    assert!(primary.starts_with("run."), "{what}: the Prefect side prints: {primary}");
+    out.expect_code(2);
+}
+
+/// An answer in the AWS JSON 1.1 protocol's content type.
+fn aws_answer(status: u16, body: impl Into<String>) -> Fault {
+    Fault::Respond { status, headers: vec![("content-type", "application/x-amz-json-1.1".into())], body: body.into() }
+}
+
+fn count(proxy: &Proxy, op: &str) -> usize {
+    proxy.seen().iter().filter(|r| operation_of(r) == op).count()
+}
+
+/// Every call is slow, stalls halfway through its body, or has its connection reset: the ECS source
+/// fails in one line within --timeout, and the Prefect side still names the stuck run (exit 2).
+#[test]
+fn aws_slow_stalled_and_reset_connections() {
+    let (run, _dir, server) = replayed("oom");
+    for name in ["slow", "stall", "reset"] {
+        let proxy = Proxy::start(&server.url, move |_, _| match name {
+            "slow" => Fault::Delay(Duration::from_secs(20)),
+            "stall" => Fault::StallBody,
+            _ => Fault::Reset,
+        });
+        let out = ecs_doctor(&run, &proxy, &["--timeout", "4s"], harness::unstuck_env);
+        assert_ecs_failed_and_prefect_prints(&out, name, Duration::from_secs(10));
+    }
+}
+
+/// DescribeTasks answers 500, 502 (an HTML page) and 503, then the task: the SDK retries the burst
+/// within the deadline and the diagnosis is the task's (ecs.oom).
+#[test]
+fn aws_5xx_burst_is_retried() {
+    let (run, _dir, server) = replayed("oom");
+    let calls = AtomicUsize::new(0);
+    let proxy = Proxy::start(&server.url, move |r, _| {
+        if operation_of(r) != "DescribeTasks" {
+            return Fault::Pass;
+        }
+        let (status, body) = match calls.fetch_add(1, Ordering::SeqCst) {
+            0 => (500, r#"{"__type":"ServerException","message":"Service unavailable"}"#),
+            1 => (502, "<html><body>502 Bad Gateway</body></html>"),
+            2 => (503, r#"{"__type":"ServiceUnavailableException","message":"try again"}"#),
+            _ => return Fault::Pass,
+        };
+        aws_answer(status, body)
+    });
+    let out = ecs_doctor(&run, &proxy, &["--timeout", "20s"], harness::unstuck_env);
+    out.expect_code(2);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "ecs.oom", "{v:#}");
+    assert_eq!(count(&proxy, "DescribeTasks"), 4, "three failures, then the answer");
+    assert_eq!(ecs_source(&v)["status"], "collected");
+}
+
+/// DescribeTasks cut short once is retried; cut every time, or answering JSON cut in the middle or an
+/// HTML page with 200, the source fails in one line and the Prefect side still prints.
+#[test]
+fn aws_truncated_and_malformed_json() {
+    let (run, _dir, server) = replayed("oom");
+    let cut = AtomicUsize::new(0);
+    let proxy = Proxy::start(&server.url, move |r, _| {
+        if operation_of(r) == "DescribeTasks" && cut.fetch_add(1, Ordering::SeqCst) == 0 {
+            Fault::Cut
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = ecs_doctor(&run, &proxy, &["--timeout", "20s"], harness::unstuck_env);
+    assert_eq!(out.json()["verdict"]["primary"], "ecs.oom", "{}", out.stdout);
+    assert_eq!(count(&proxy, "DescribeTasks"), 2, "the cut answer was retried");
+
+    for (what, body) in
+        [("cut", None), ("malformed", Some(r#"{"tasks":[{"taskArn":"arn:aws:ecs:"#)), ("html", Some("<html>hi</html>"))]
+    {
+        let proxy = Proxy::start(&server.url, move |r, _| match (operation_of(r).as_str(), body) {
+            ("DescribeTasks", None) => Fault::Cut,
+            ("DescribeTasks", Some(body)) => aws_answer(200, body),
+            _ => Fault::Pass,
+        });
+        let out = ecs_doctor(&run, &proxy, &["--timeout", "6s"], harness::unstuck_env);
+        assert_ecs_failed_and_prefect_prints(&out, what, Duration::from_secs(12));
+    }
+}
+
+/// GetLogEvents answers 50 MB (50,000 events of 1 KB) to a request for 50: the answer is refused at a
+/// bound rather than buffered (peak RSS far below it), the log is named as unread, and the task's own
+/// diagnosis stands.
+#[test]
+fn aws_huge_log_events_are_bounded() {
+    let (run, _dir, server) = replayed("oom");
+    let event =
+        format!(r#"{{"timestamp":1732200800000,"message":"{}","ingestionTime":1732200800210}}"#, "x".repeat(1000));
+    let mut huge = String::with_capacity(HUGE + 200);
+    huge.push_str(r#"{"events":["#);
+    for i in 0..50_000 {
+        if i > 0 {
+            huge.push(',');
+        }
+        huge.push_str(&event);
+    }
+    huge.push_str(r#"],"nextForwardToken":"f/1/s","nextBackwardToken":"b/1/s"}"#);
+    let huge = Arc::new(huge);
+    let proxy = Proxy::start(&server.url, move |r, _| {
+        if operation_of(r) == "GetLogEvents" { aws_answer(200, huge.to_string()) } else { Fault::Pass }
+    });
+    let out = ecs_doctor(&run, &proxy, &["--timeout", "20s"], harness::unstuck_env_measured);
+    eprintln!("50 MB GetLogEvents: peak RSS {} KiB, {:?}", rss(&out), out.elapsed);
+    assert!(rss(&out) < RSS_BOUND_KIB, "peak RSS {} KiB for a 50 MB answer", rss(&out));
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "ecs.oom", "{v:#}");
+    let src = ecs_source(&v);
+    assert_eq!(src["status"], "collected", "{src}");
+    assert!(src["detail"].as_str().unwrap_or_default().contains("logs:GetLogEvents"), "{src}");
+    assert_one_clear_line(&src, &out);
+    out.expect_code(2);
+}
+
+/// A task in a status this version does not know ("HIBERNATING", containers too), then a task with
+/// nothing but its ARN and status: the source is collected, no panic, and the diagnosis is sane.
+#[test]
+fn aws_unknown_status_and_missing_fields() {
+    let (run, dir, server) = replayed("oom");
+    let path = dir.path().join("describe-tasks.json");
+    let mut tasks: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+    let task = &mut tasks["tasks"][0];
+    task["lastStatus"] = "HIBERNATING".into();
+    task["desiredStatus"] = "HIBERNATING".into();
+    task["stopCode"] = "SomethingNew".into();
+    for c in task["containers"].as_array_mut().into_iter().flatten() {
+        c["lastStatus"] = "HIBERNATING".into();
+    }
+    let lean =
+        serde_json::json!({"tasks": [{"taskArn": task["taskArn"], "lastStatus": "HIBERNATING"}], "failures": []});
+    for (what, body) in [("unknown status", tasks.clone()), ("missing fields", lean)] {
+        std::fs::write(&path, body.to_string()).expect("write fixture");
+        let proxy = Proxy::start(&server.url, |_, _| Fault::Pass);
+        let out = ecs_doctor(&run, &proxy, &[], harness::unstuck_env);
+        assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
+        let v = out.json();
+        assert_eq!(ecs_source(&v)["status"], "collected", "{what}: {v:#}");
+        assert_ne!(v["verdict"]["status"], "unknown", "{what}: {v:#}");
+        assert!(v["verdict"]["primary"].is_string(), "{what}: {v:#}");
+        out.expect_code(2);
+    }
 }

@@ -52,7 +52,10 @@ pub(crate) fn doctor_by(
     extra: &[&str],
     runner: harness::Runner,
 ) -> harness::Out {
-    let mut args = vec!["doctor", run.id.as_str(), "-o", "json"];
+    let mut args = vec!["doctor", run.id.as_str()];
+    if !extra.contains(&"-o") {
+        args.extend(["-o", "json"]);
+    }
     if !extra.contains(&"--pending-threshold") {
         args.extend(["--pending-threshold", "1s"]);
     }

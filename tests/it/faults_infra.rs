@@ -301,6 +301,11 @@ fn aws_slow_stalled_and_reset_connections() {
         });
         let out = ecs_doctor(&run, &proxy, &["--timeout", "4s"], harness::unstuck_env);
         assert_ecs_failed_and_prefect_prints(&out, name, Duration::from_secs(10));
+        if name == "reset" {
+            let table = ecs_doctor(&run, &proxy, &["--timeout", "4s", "-o", "table"], harness::unstuck_env);
+            assert_table_names(&table, "AWS is unreachable");
+            table.expect_code(2);
+        }
     }
 }
 

@@ -194,15 +194,16 @@ impl KubeClient {
         let status = res.status();
         let retry_after =
             res.headers().get(http::header::RETRY_AFTER).and_then(crate::prefect::client::parse_retry_after);
+        let too_large =
+            |limit: usize| KubeError::Other(format!("the answer for {path} is larger than {} MiB", limit >> 20));
+        let announced =
+            res.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let bytes = match limit {
-            Bound::Whole(limit) => match http_body_util::Limited::new(res.into_body(), limit).collect().await {
-                Ok(c) => c.to_bytes().to_vec(),
-                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                    return Err((
-                        KubeError::Other(format!("the answer for {path} is larger than {} MiB", limit >> 20)),
-                        None,
-                    ));
-                }
+            // Refused by its Content-Length before any of it is read, else as it streams in.
+            Bound::Whole(limit) if announced.is_some_and(|n| n > limit as u64) => return Err((too_large(limit), None)),
+            Bound::Whole(limit) => match read_whole(res.into_body(), limit).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Err((too_large(limit), None)),
                 Err(e) => return Err((cut_off(path, &e), None)),
             },
             Bound::Tail(limit) => read_tail(res.into_body(), limit).await.map_err(|e| (cut_off(path, &e), None))?,
@@ -238,12 +239,25 @@ fn cut_off(path: &str, e: &dyn std::fmt::Display) -> KubeError {
     KubeError::Unreachable(format!("the answer for {path} was cut off: {e}"))
 }
 
+/// Reads `body` to its end; `None` once it passes `limit` bytes (the rest is never read).
+async fn read_whole(mut body: kube::client::Body, limit: usize) -> Result<Option<Vec<u8>>, BodyError> {
+    let mut all: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if all.len() + data.len() > limit {
+                return Ok(None);
+            }
+            all.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(all))
+}
+
+type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Reads `body` to its end, keeping at most `limit` bytes: the last ones, from the first line that
 /// starts within them when anything was dropped.
-async fn read_tail(
-    mut body: kube::client::Body,
-    limit: usize,
-) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+async fn read_tail(mut body: kube::client::Body, limit: usize) -> Result<Vec<u8>, BodyError> {
     let mut kept: Vec<u8> = Vec::new();
     let mut dropped = false;
     while let Some(frame) = body.frame().await {
@@ -350,6 +364,15 @@ mod tests {
         assert!(text.len() <= 100 && text.starts_with("line ") && text.ends_with("line 9999\n"), "{text:?}");
         let short = read_tail(kube::client::Body::from(b"one\ntwo\n".to_vec()), 100).await.unwrap();
         assert_eq!(short, b"one\ntwo\n");
+    }
+
+    /// A JSON answer past the bound is refused, not kept in part; one within it is read whole.
+    #[tokio::test]
+    async fn a_body_past_the_bound_is_refused() {
+        let big = kube::client::Body::from(vec![b' '; 101]);
+        assert_eq!(read_whole(big, 100).await.unwrap(), None);
+        let small = kube::client::Body::from(b"{}".to_vec());
+        assert_eq!(read_whole(small, 100).await.unwrap().as_deref(), Some(&b"{}"[..]));
     }
 
     #[test]

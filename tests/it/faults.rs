@@ -138,6 +138,28 @@ fn transient_failures_are_retried() {
     assert_eq!(out.json()["verdict"]["primary"], "worker.none");
 }
 
+/// A burst of 503, 502 and 504 on the run read, then the answer: each is retried and the diagnosis
+/// succeeds.
+#[test]
+fn a_burst_of_5xx_is_retried() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if !is_run_read(r) {
+            return Fault::Pass;
+        }
+        match HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            n @ 0..=2 => Fault::Respond { status: [503, 502, 504][n], headers: vec![], body: "upstream".into() },
+            _ => Fault::Pass,
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "worker.none");
+    assert_eq!(proxy.seen().iter().filter(|r| is_run_read(r)).count(), 4, "three failures, then the answer");
+}
+
 /// The run endpoint answers HTML with 200: exit 3, one line quoting the start of the body.
 #[test]
 fn garbage_for_the_run() {

@@ -204,6 +204,43 @@ fn kubernetes_huge_pod_log_keeps_a_bounded_tail() {
     out.expect_code(2);
 }
 
+/// The pod list answers 50 MB (a namespace's worth of pods no real list of one Job's pods reaches):
+/// refused at the bound, not buffered whole, the source says why in one line, Prefect's finding prints.
+#[test]
+fn kubernetes_huge_list_is_refused_at_the_bound() {
+    let s = harness::p3();
+    let (run, dir, _pool) = k8s_real::stuck_in(s, "image-pull-not-found", JOB_PID, true);
+    let item = format!(
+        r#"{{"metadata":{{"name":"filler","namespace":"prefect","annotations":{{"a":"{}"}}}}}}"#,
+        "x".repeat(1000)
+    );
+    let mut huge = String::from(r#"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":["#);
+    while huge.len() < HUGE {
+        huge.push_str(&item);
+        huge.push(',');
+    }
+    huge.push_str(&item);
+    huge.push_str("]}");
+    let huge = Arc::new(huge);
+    let kube = KubeApi::start_with(dir.path(), move |seen, _| {
+        if seen.path.ends_with("/pods") {
+            KubeFault::Respond { status: 200, headers: vec![], body: huge.to_string() }
+        } else {
+            KubeFault::Pass
+        }
+    });
+    let kc = kube.kubeconfig(dir.path(), "default");
+    let out = k8s_real::doctor_by(s, &kc, &run, &["--timeout", "20s"], harness::unstuck_env_measured);
+    eprintln!("50 MB pod list: peak RSS {} KiB, {:?}", rss(&out), out.elapsed);
+    assert!(rss(&out) < RSS_BOUND_KIB, "peak RSS {} KiB for a 50 MB list", rss(&out));
+    let v = out.json();
+    let src = kube_source(&v);
+    assert!(src["detail"].as_str().unwrap_or_default().contains("larger than 16 MiB"), "{src}");
+    assert_one_clear_line(&src, &out);
+    assert!(v["verdict"]["primary"].as_str().is_some_and(|p| p.starts_with("run.")), "{v:#}");
+    out.expect_code(2);
+}
+
 /// Objects a newer (or odd) cluster may send: a pod phase "Weird" with a container waiting for a
 /// reason no check knows, then pods and Jobs stripped of every optional field: no failure, the source
 /// is collected and the diagnosis is sane (never unknown, never a panic).

@@ -5,7 +5,8 @@
 //!
 //! Responses are kept in their AWS JSON 1.1 wire shapes (what `evidence::ecs` stores and the recorded
 //! fixtures hold): a per-call interceptor copies the body the SDK received, and the redactor scrubs it
-//! before it is read.
+//! before it is read. Every body is bounded before the SDK buffers it (AWS answers these reads in well
+//! under a megabyte; whatever sends more is refused, not held in memory).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecs::config::interceptors::{
-    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextMut,
+    BeforeSerializationInterceptorContextRef,
 };
 use aws_sdk_ecs::config::{ConfigBag, Intercept, ProvideCredentials, RuntimeComponents};
 use aws_sdk_ecs::error::BoxError;
@@ -145,6 +147,46 @@ impl Intercept for SharedPolicy {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.read_before_serialization(context, runtime_components, cfg)
+    }
+}
+
+/// Largest response body read (GetLogEvents answers at most 1 MB, DescribeTasks a few kB per task).
+pub const MAX_BODY: usize = 8 << 20;
+
+/// A response body past MAX_BODY.
+#[derive(Debug, thiserror::Error)]
+#[error("the answer is larger than {} MiB; not read", MAX_BODY >> 20)]
+struct TooLarge;
+
+/// Bounds every response body before the SDK reads it: refused at once when its `Content-Length`
+/// says it is too large, else cut off by a length limit as it streams in.
+#[derive(Debug)]
+struct BoundedBody;
+
+impl Intercept for BoundedBody {
+    fn name(&self) -> &'static str {
+        "unstuck-bounded-body"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response_mut();
+        let announced = response.headers().get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(TooLarge.into());
+        }
+        let body = std::mem::replace(response.body_mut(), aws_smithy_types::body::SdkBody::taken());
+        *response.body_mut() = aws_smithy_types::body::SdkBody::from_body_1_x(http_body_util::BodyExt::map_err(
+            http_body_util::Limited::new(body, MAX_BODY),
+            |e| {
+                if e.is::<http_body_util::LengthLimitError>() { BoxError::from(TooLarge) } else { e }
+            },
+        ));
+        Ok(())
     }
 }
 
@@ -315,10 +357,12 @@ impl EcsClient {
         let ecs_conf = aws_sdk_ecs::config::Builder::from(sdk)
             .credentials_provider(credentials.clone())
             .interceptor(SharedPolicy(policy.clone()))
+            .interceptor(BoundedBody)
             .build();
         let logs_conf = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
             .credentials_provider(credentials)
             .interceptor(SharedPolicy(policy.clone()))
+            .interceptor(BoundedBody)
             .build();
         EcsClient {
             ecs: aws_sdk_ecs::Client::from_conf(ecs_conf),
@@ -373,6 +417,13 @@ fn classify<E>(needs: &str, e: &SdkError<E, aws_smithy_runtime_api::http::Respon
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(too_large) = c.downcast_ref::<TooLarge>() {
+            return AwsError::Other(format!("{needs}: {too_large}"));
+        }
+        cause = c.source();
+    }
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
@@ -462,6 +513,54 @@ mod tests {
             let err = c.call("ecs:DescribeTasks", &cap, send, &Redactor::default()).await.unwrap_err();
             assert!(matches!(err, AwsError::Unreachable(_)), "{err:?}");
             assert_eq!(c.operations(), ["ecs:DescribeTasks"]);
+        });
+    }
+
+    /// An answer past MAX_BODY streamed without a Content-Length (chunked) is cut off by the bound, not
+    /// buffered whole, and fails the call with one line naming the action.
+    #[test]
+    fn a_chunked_answer_past_the_bound_is_refused() {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let _ = reader.read_exact(&mut vec![0; length]);
+                    let mut conn = conn;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ntransfer-encoding: chunked\r\n\r\n";
+                    let chunk = format!("{:x}\r\n{}\r\n", 1 << 16, " ".repeat(1 << 16));
+                    let _ = conn.write_all(head.as_bytes());
+                    // Twice the bound, then the end of the body.
+                    for _ in 0..((2 * MAX_BODY) >> 16) {
+                        if conn.write_all(chunk.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = conn.write_all(b"0\r\n\r\n");
+                });
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let c = client(&endpoint);
+            let cap = Capture::default();
+            let send =
+                c.ecs.describe_tasks().cluster("prefect").tasks("abc").customize().interceptor(cap.clone()).send();
+            let err = c.call("ecs:DescribeTasks", &cap, send, &Redactor::default()).await.unwrap_err();
+            let AwsError::Other(message) = err else { panic!("{err:?}") };
+            assert_eq!(message, "ecs:DescribeTasks: the answer is larger than 8 MiB; not read");
         });
     }
 

@@ -1,7 +1,8 @@
 //! The Kubernetes API client: the user's kubeconfig (or the in-cluster config) through the `kube`
 //! crate, with the read-only policy as a layer of its service stack, so no request leaves unjudged.
-//! Bodies are read with a size bound, 429/5xx and dropped connections are retried within the deadline,
-//! and every answer is turned into a typed error a collector can report.
+//! Bodies are read with a size bound (a log past it keeps its end), 429/5xx and dropped connections are
+//! retried within the deadline (after `Retry-After`, in seconds or as a date), and every answer is
+//! turned into a typed error a collector can report.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -125,20 +126,22 @@ impl KubeClient {
 
     /// GET a JSON object or list.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, KubeError> {
-        let body = self.send(http::Method::GET, path, None, MAX_BODY).await?;
+        let body = self.send(http::Method::GET, path, None, Bound::Whole(MAX_BODY)).await?;
         serde_json::from_slice(&body).map_err(|e| KubeError::Other(format!("unexpected answer for {path}: {e}")))
     }
 
     /// POST a JSON body (access reviews only: the policy refuses anything else).
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, KubeError> {
         let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Other(e.to_string()))?;
-        let answer = self.send(http::Method::POST, path, Some(bytes), MAX_BODY).await?;
+        let answer = self.send(http::Method::POST, path, Some(bytes), Bound::Whole(MAX_BODY)).await?;
         serde_json::from_slice(&answer).map_err(|e| KubeError::Other(format!("unexpected answer for {path}: {e}")))
     }
 
-    /// GET text (pod logs), at most `limit` bytes of it.
+    /// GET text (pod logs): its last `limit` bytes, from the first whole line in them. The request asks
+    /// for a bounded tail (`tailLines`, `limitBytes`); an answer longer than that is still read to its
+    /// end, so what is kept is the end of the log, and memory stays bounded.
     pub async fn text(&self, path: &str, limit: usize) -> Result<String, KubeError> {
-        let body = self.send(http::Method::GET, path, None, limit).await?;
+        let body = self.send(http::Method::GET, path, None, Bound::Tail(limit)).await?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -147,7 +150,7 @@ impl KubeClient {
         method: http::Method,
         path: &str,
         body: Option<Vec<u8>>,
-        limit: usize,
+        limit: Bound,
     ) -> Result<Vec<u8>, KubeError> {
         let mut attempt = 0;
         loop {
@@ -178,7 +181,7 @@ impl KubeClient {
         method: http::Method,
         path: &str,
         body: Option<Vec<u8>>,
-        limit: usize,
+        limit: Bound,
     ) -> Result<Vec<u8>, (KubeError, Option<Duration>)> {
         let mut req = http::Request::builder().method(method).uri(path);
         if body.is_some() {
@@ -189,22 +192,21 @@ impl KubeClient {
             .map_err(|e| (KubeError::Other(format!("cannot build the request {path}: {e}")), None))?;
         let res = self.client.send(req).await.map_err(|e| (client_error(e), None))?;
         let status = res.status();
-        let retry_after = res
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = http_body_util::Limited::new(res.into_body(), limit).collect().await.map(|c| c.to_bytes().to_vec());
-        let bytes = match bytes {
-            Ok(b) => b,
-            // A log longer than asked is cut, not an error: keep what fits.
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return Err((KubeError::Other(format!("the answer for {path} is larger than {limit} bytes")), None));
-            }
-            Err(e) => {
-                return Err((KubeError::Unreachable(format!("the answer for {path} was cut off: {e}")), None));
-            }
+        let retry_after =
+            res.headers().get(http::header::RETRY_AFTER).and_then(crate::prefect::client::parse_retry_after);
+        let too_large =
+            |limit: usize| KubeError::Other(format!("the answer for {path} is larger than {} MiB", limit >> 20));
+        let announced =
+            res.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let bytes = match limit {
+            // Refused by its Content-Length before any of it is read, else as it streams in.
+            Bound::Whole(limit) if announced.is_some_and(|n| n > limit as u64) => return Err((too_large(limit), None)),
+            Bound::Whole(limit) => match read_whole(res.into_body(), limit).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Err((too_large(limit), None)),
+                Err(e) => return Err((cut_off(path, &e), None)),
+            },
+            Bound::Tail(limit) => read_tail(res.into_body(), limit).await.map_err(|e| (cut_off(path, &e), None))?,
         };
         if status.is_success() {
             return Ok(bytes);
@@ -222,6 +224,61 @@ impl KubeClient {
             _ => (KubeError::Other(format!("HTTP {status}: {message}")), None),
         })
     }
+}
+
+/// How much of an answer is read.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// All of it, or an error past this many bytes (JSON cannot be cut).
+    Whole(usize),
+    /// Its last this many bytes (a log's tail).
+    Tail(usize),
+}
+
+fn cut_off(path: &str, e: &dyn std::fmt::Display) -> KubeError {
+    KubeError::Unreachable(format!("the answer for {path} was cut off: {e}"))
+}
+
+/// Reads `body` to its end; `None` once it passes `limit` bytes (the rest is never read).
+async fn read_whole(mut body: kube::client::Body, limit: usize) -> Result<Option<Vec<u8>>, BodyError> {
+    let mut all: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if all.len() + data.len() > limit {
+                return Ok(None);
+            }
+            all.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(all))
+}
+
+type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads `body` to its end, keeping at most `limit` bytes: the last ones, from the first line that
+/// starts within them when anything was dropped.
+async fn read_tail(mut body: kube::client::Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut dropped = false;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            kept.extend_from_slice(&data);
+            // Drop in batches (at twice the limit) so each byte is moved a bounded number of times.
+            if kept.len() > limit.saturating_mul(2) {
+                kept.drain(..kept.len() - limit);
+                dropped = true;
+            }
+        }
+    }
+    if kept.len() > limit {
+        kept.drain(..kept.len() - limit);
+        dropped = true;
+    }
+    if dropped {
+        let first_line = kept.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+        kept.drain(..first_line);
+    }
+    Ok(kept)
 }
 
 /// The `message` of a Kubernetes `Status` body, else the start of the text.
@@ -296,6 +353,26 @@ mod tests {
         assert_eq!(p, "/api/v1/namespaces/%252E%252E/pods");
         let p = path(&["api", "v1", "namespaces", "a/b", "pods"], &[]);
         assert_eq!(p, "/api/v1/namespaces/a%2Fb/pods");
+    }
+
+    /// A log longer than the bound keeps its end, from a whole line; a short one is kept whole.
+    #[tokio::test]
+    async fn a_long_log_keeps_its_tail() {
+        let log: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        let tail = read_tail(kube::client::Body::from(log.clone().into_bytes()), 100).await.unwrap();
+        let text = String::from_utf8(tail).unwrap();
+        assert!(text.len() <= 100 && text.starts_with("line ") && text.ends_with("line 9999\n"), "{text:?}");
+        let short = read_tail(kube::client::Body::from(b"one\ntwo\n".to_vec()), 100).await.unwrap();
+        assert_eq!(short, b"one\ntwo\n");
+    }
+
+    /// A JSON answer past the bound is refused, not kept in part; one within it is read whole.
+    #[tokio::test]
+    async fn a_body_past_the_bound_is_refused() {
+        let big = kube::client::Body::from(vec![b' '; 101]);
+        assert_eq!(read_whole(big, 100).await.unwrap(), None);
+        let small = kube::client::Body::from(b"{}".to_vec());
+        assert_eq!(read_whole(small, 100).await.unwrap().as_deref(), Some(&b"{}"[..]));
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub enum ApiError {
     Redirect { path: String, location: String },
     #[error("{path}: the connection failed mid-request: {reason}")]
     Transport { path: String, reason: String },
+    #[error("{path}: the answer is larger than {} MiB; not read", .limit >> 20)]
+    TooLarge { path: String, limit: usize },
     #[error(transparent)]
     Refused(#[from] Refused),
 }
@@ -148,6 +150,10 @@ impl std::fmt::Display for ApiPath {
 
 /// Prefect's default page limit (`PREFECT_SERVER_API_DEFAULT_LIMIT`, also the largest it accepts).
 pub const MAX_PAGE: usize = 200;
+
+/// Largest answer read. A page of 200 runs stays far below; a server (or proxy) that ignores the
+/// `limit` it was sent must not make unstuck buffer whatever it sends.
+pub const MAX_BODY: usize = 16 << 20;
 
 /// Retries after the first try of a request (Prefect's own client retries 5 times too).
 pub const MAX_RETRIES: usize = 5;
@@ -438,12 +444,30 @@ impl Client {
         let status = resp.status();
         let headers = resp.headers().clone();
         self.record_clock(&headers);
-        let body = resp.bytes().await.map_err(|e| self.transport_error(path, &e))?.to_vec();
+        let body = self.bounded_body(path, resp).await?;
         if self.verbose > 0 {
             let extra = if self.verbose > 1 { format!(", {} bytes", body.len()) } else { String::new() };
             eprintln!("unstuck: {method} {path} -> {} ({} ms{extra})", status.as_u16(), started.elapsed().as_millis());
         }
         Ok(Raw { status, headers, body })
+    }
+
+    /// The body, read chunk by chunk and refused past MAX_BODY (by its `Content-Length` before any
+    /// of it is read), so memory stays bounded whatever the server sends.
+    async fn bounded_body(&self, path: &ApiPath, mut resp: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let too_large = || ApiError::TooLarge { path: path.to_string(), limit: MAX_BODY };
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > MAX_BODY as u64 {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(path, &e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn transport_error(&self, path: &ApiPath, e: &reqwest::Error) -> ApiError {

@@ -399,9 +399,12 @@ pub async fn run_logs(client: &Client, run_id: &str, redactor: &Redactor) -> Res
         client.post::<Vec<LogLine>>("/logs/filter", &body("TIMESTAMP_DESC", PAGE)),
     )
     .await;
+    // A server that ignores `limit` (or a proxy in front of it) could answer far more: keep a page.
     let mut lines = first?;
+    lines.truncate(PAGE);
     if lines.len() >= client.page_size() {
         let mut tail = last?;
+        tail.truncate(PAGE);
         tail.reverse();
         let seen: std::collections::HashSet<(Option<jiff::Timestamp>, String)> =
             lines.iter().map(|l| (l.timestamp, l.message.clone())).collect();

@@ -41,13 +41,27 @@ fn pending_run(s: &Server, job_variables: Value) -> (harness::api::Api, harness:
 }
 
 pub fn doctor(s: &Server, endpoint: &str, run: &Run, extra: &[&str]) -> harness::Out {
-    let mut args = vec!["doctor", run.id.as_str(), "-o", "json"];
+    doctor_by(s, endpoint, run, extra, harness::unstuck_env)
+}
+
+/// `doctor`, run by `runner` (`harness::unstuck_env_measured` to measure its memory).
+pub(crate) fn doctor_by(
+    s: &Server,
+    endpoint: &str,
+    run: &Run,
+    extra: &[&str],
+    runner: harness::Runner,
+) -> harness::Out {
+    let mut args = vec!["doctor", run.id.as_str()];
+    if !extra.contains(&"-o") {
+        args.extend(["-o", "json"]);
+    }
     if !extra.contains(&"--pending-threshold") {
         args.extend(["--pending-threshold", "1s"]);
     }
     args.extend_from_slice(extra);
     args.extend(["--api-url", &s.url]);
-    harness::unstuck_env(
+    runner(
         &args,
         &[
             ("AWS_ENDPOINT_URL", endpoint),
@@ -62,7 +76,7 @@ pub fn source<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
     v["sources"].as_array().and_then(|s| s.iter().find(|s| s["name"] == name))
 }
 
-fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
+pub(crate) fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
     let e = v["checklist"].as_array().and_then(|c| c.iter().find(|e| e["id"] == id)).expect("checklist item");
     (e["status"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default())
 }
@@ -391,7 +405,7 @@ fn health_names_the_ecs_cause_of_a_stuck_run() {
 }
 
 /// One recorded scenario replayed for a run of a live worker's pool, past the threshold.
-fn replayed(name: &str) -> (Run, harness::TempDir, harness::ecs_api::EcsApi) {
+pub(crate) fn replayed(name: &str) -> (Run, harness::TempDir, harness::ecs_api::EcsApi) {
     let api = harness::p3().api();
     let pool = api.pool("ecsfault", "ecs");
     let dep = api.deployment(&pool, "default");
@@ -403,7 +417,7 @@ fn replayed(name: &str) -> (Run, harness::TempDir, harness::ecs_api::EcsApi) {
 }
 
 /// The `X-Amz-Target` operation of a request the proxy saw.
-fn operation_of(r: &crate::harness::proxy::Seen) -> String {
+pub(crate) fn operation_of(r: &crate::harness::proxy::Seen) -> String {
     r.headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))

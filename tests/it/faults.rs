@@ -138,6 +138,28 @@ fn transient_failures_are_retried() {
     assert_eq!(out.json()["verdict"]["primary"], "worker.none");
 }
 
+/// A burst of 503, 502 and 504 on the run read, then the answer: each is retried and the diagnosis
+/// succeeds.
+#[test]
+fn a_burst_of_5xx_is_retried() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| {
+        static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if !is_run_read(r) {
+            return Fault::Pass;
+        }
+        match HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            n @ 0..=2 => Fault::Respond { status: [503, 502, 504][n], headers: vec![], body: "upstream".into() },
+            _ => Fault::Pass,
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "worker.none");
+    assert_eq!(proxy.seen().iter().filter(|r| is_run_read(r)).count(), 4, "three failures, then the answer");
+}
+
 /// The run endpoint answers HTML with 200: exit 3, one line quoting the start of the body.
 #[test]
 fn garbage_for_the_run() {
@@ -233,4 +255,173 @@ fn traffic_is_read_only() {
     // The queue we did not poll is still unpolled: unstuck did not mark it.
     let queue = api.get(&format!("/work_pools/{}/queues/other", pool.name));
     assert!(queue["last_polled"].is_null(), "{queue}");
+}
+
+/// `n` log lines of `message_bytes` each, as `/logs/filter` answers them.
+pub(crate) fn log_lines_json(n: usize, message_bytes: usize) -> String {
+    let message = "x".repeat(message_bytes);
+    let line = format!(
+        r#"{{"name":"prefect.flow_runs","level":20,"message":"{message}","timestamp":"2026-11-21T11:30:00.000000Z","flow_run_id":null,"task_run_id":null}}"#
+    );
+    let mut body = String::with_capacity(n * (line.len() + 1) + 2);
+    body.push('[');
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&line);
+    }
+    body.push(']');
+    body
+}
+
+/// The measured peak RSS of a run, in KiB.
+pub(crate) fn rss(out: &harness::Out) -> u64 {
+    out.peak_rss_kib.expect("a measured run")
+}
+
+/// The Prefect source's detail.
+fn prefect_detail(v: &serde_json::Value) -> String {
+    v["sources"][0]["detail"].as_str().unwrap_or_default().to_string()
+}
+
+/// Headers sent, then the body stops halfway and stalls: for the run itself, exit 3 at --timeout with
+/// one line; for a side read (the logs), the deadline still ends it and the reads that answered print.
+#[test]
+fn body_stalls_mid_answer() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let proxy = Proxy::start(&s.url, |r, _| if is_run_read(r) { Fault::StallBody } else { Fault::Pass });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--timeout", "3s"]);
+    out.expect_code(3);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("within the 3s time budget"), "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(8), "took {:?}", out.elapsed);
+
+    let proxy =
+        Proxy::start(&s.url, |r, _| if r.path.starts_with("/logs/filter") { Fault::StallBody } else { Fault::Pass });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--timeout", "3s", "-o", "json"]);
+    assert!(out.elapsed < Duration::from_secs(8), "took {:?}", out.elapsed);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "worker.none", "the run, pool and workers still judge it: {v:#}");
+    assert!(prefect_detail(&v).contains("logs"), "the unread logs are named: {}", prefect_detail(&v));
+    out.expect_code(2);
+}
+
+/// A body cut short (its `Content-Length` promised more): the cut run read is retried and the
+/// diagnosis succeeds; a side read cut every time is named in the sources, the rest still prints.
+#[test]
+fn truncated_bodies() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let cut_once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = Proxy::start(&s.url, move |r, _| {
+        if is_run_read(r) && !cut_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Fault::Cut
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+    out.expect_code(2);
+    assert_eq!(out.json()["verdict"]["primary"], "worker.none");
+    assert_eq!(proxy.seen().iter().filter(|r| is_run_read(r)).count(), 2, "the cut read was retried");
+
+    let proxy = Proxy::start(&s.url, |r, _| if r.path.ends_with("/workers/filter") { Fault::Cut } else { Fault::Pass });
+    let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json", "--timeout", "20s"]);
+    let v = out.json();
+    assert!(prefect_detail(&v).contains("failed: workers:"), "{}", prefect_detail(&v));
+    assert_eq!(item(&v, "worker-alive"), "unknown");
+    assert!(
+        v["verdict"]["primary"].as_str().is_some_and(|p| p.starts_with("run.") || p.starts_with("worker.")),
+        "{v:#}"
+    );
+}
+
+/// `/logs/filter` answers 50 MB (50,000 lines of 1 KB) to a request for 200: the answer is cut at a
+/// bound, not buffered whole (peak RSS stays far below the body), the logs are named as unread in one
+/// line, and the diagnosis stands; 50,000 short lines (5 MB) are read, and only a bounded number kept.
+#[test]
+fn huge_log_answers_are_bounded() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let huge: std::sync::Arc<String> = std::sync::Arc::new(log_lines_json(50_000, 1000));
+    assert!(huge.len() > 50_000_000);
+    let body = huge.clone();
+    let proxy = Proxy::start(&s.url, move |r, _| {
+        if r.path.starts_with("/logs/filter") {
+            Fault::Respond { status: 200, headers: vec![], body: body.to_string() }
+        } else {
+            Fault::Pass
+        }
+    });
+    let out = harness::unstuck_env_measured(
+        &["doctor", &run.id, "--api-url", &proxy.url, "-o", "json", "--timeout", "20s"],
+        &[],
+    );
+    eprintln!("50 MB /logs/filter: peak RSS {} KiB, {:?}", rss(&out), out.elapsed);
+    assert!(rss(&out) < 60 * 1024, "peak RSS {} KiB for a 50 MB body", rss(&out));
+    let v = out.json();
+    assert_eq!(v["verdict"]["primary"], "worker.none", "{v:#}");
+    let detail = prefect_detail(&v);
+    assert!(detail.contains("logs") && detail.contains("larger than"), "{detail}");
+    out.expect_code(2);
+
+    let many = log_lines_json(50_000, 60);
+    let proxy = Proxy::start(&s.url, move |r, _| {
+        if r.path.starts_with("/logs/filter") {
+            Fault::Respond { status: 200, headers: vec![], body: many.clone() }
+        } else {
+            Fault::Pass
+        }
+    });
+    let dir = harness::TempDir::new("many-logs");
+    let bundle = dir.path().join("bundle.json");
+    let out = harness::unstuck_env_measured(
+        &["doctor", &run.id, "--api-url", &proxy.url, "-o", "json", "--save-evidence", bundle.to_str().expect("utf8")],
+        &[],
+    );
+    eprintln!("50,000 log lines: peak RSS {} KiB, {:?}", rss(&out), out.elapsed);
+    out.expect_code(2);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("bundle JSON");
+    let kept = saved["body"]["logs"]["value"].as_array().map(Vec::len).unwrap_or_default();
+    assert!((1..=400).contains(&kept), "{kept} lines kept of 50,000");
+    assert!(rss(&out) < 60 * 1024, "peak RSS {} KiB", rss(&out));
+}
+
+/// The run read answers a state type this version does not know (one Prefect may add) and lacks every
+/// optional field: no failure, the run is reported with its verbatim state, exit not 3.
+#[test]
+fn unknown_state_type_and_missing_fields() {
+    let s = harness::p3();
+    let run = late_run(s);
+    let mut body = s.api().get(&format!("/flow_runs/{}", run.id));
+    body["state_type"] = "HIBERNATING".into();
+    body["state"]["type"] = "HIBERNATING".into();
+    body["state"]["name"] = "Hibernating".into();
+    let lean = serde_json::json!({"id": run.id, "name": run.name, "state_type": "HIBERNATING"});
+    for (what, body) in [("unknown state", body), ("missing fields", lean)] {
+        let text = body.to_string();
+        let proxy = Proxy::start(&s.url, move |r, _| {
+            if is_run_read(r) {
+                Fault::Respond { status: 200, headers: vec![], body: text.clone() }
+            } else {
+                Fault::Pass
+            }
+        });
+        let out = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "-o", "json"]);
+        assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
+        assert_ne!(out.code, 3, "{what}: {}\n{}", out.stdout, out.stderr);
+        let v = out.json();
+        assert_eq!(v["target"]["state"]["type"], "HIBERNATING", "{what}: {v:#}");
+        assert_eq!(v["sources"][0]["status"], "collected", "{what}: {v:#}");
+        let table = unstuck(&["doctor", &run.id, "--api-url", &proxy.url, "--color", "never"]);
+        assert!(
+            table.stdout.contains("HIBERNATING") || table.stdout.contains("Hibernating"),
+            "{what}: {}",
+            table.stdout
+        );
+    }
 }

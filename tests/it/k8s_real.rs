@@ -101,7 +101,7 @@ fn scenario_run(s: &Server, dep: &harness::api::Deployment, name: &str, pid: Opt
 
 /// A run of a fresh Kubernetes pool with a live worker, in the scenario's state past the threshold,
 /// and the scenario made current for it (time compressed unless `compress` is false).
-fn stuck_in(s: &Server, name: &str, pid: &str, compress: bool) -> (Run, TempDir, harness::api::Pool) {
+pub(crate) fn stuck_in(s: &Server, name: &str, pid: &str, compress: bool) -> (Run, TempDir, harness::api::Pool) {
     let api = s.api();
     let pool = api.pool("k8s", "kubernetes");
     let dep = api.deployment(&pool, "default");
@@ -118,13 +118,27 @@ pub(crate) fn doctor(s: &Server, kube: &KubeApi, dir: &Path, run: &Run, extra: &
 }
 
 /// `doctor` with this kubeconfig (its server may be gone).
-fn doctor_with(s: &Server, kubeconfig: &Path, run: &Run, extra: &[&str]) -> harness::Out {
+pub(crate) fn doctor_with(s: &Server, kubeconfig: &Path, run: &Run, extra: &[&str]) -> harness::Out {
+    doctor_by(s, kubeconfig, run, extra, harness::unstuck_env)
+}
+
+/// `doctor_with`, run by `runner` (`harness::unstuck_env_measured` to measure its memory).
+pub(crate) fn doctor_by(
+    s: &Server,
+    kubeconfig: &Path,
+    run: &Run,
+    extra: &[&str],
+    runner: harness::Runner,
+) -> harness::Out {
     let threshold = format!("{THRESHOLD_SECS}s");
-    let mut args = vec!["doctor", run.id.as_str(), "-o", "json", "--pending-threshold", threshold.as_str()];
+    let mut args = vec!["doctor", run.id.as_str(), "--pending-threshold", threshold.as_str()];
+    if !extra.contains(&"-o") {
+        args.extend(["-o", "json"]);
+    }
     args.extend_from_slice(extra);
     args.extend(["--api-url", &s.url]);
     let kc = kubeconfig.to_str().expect("utf8").to_string();
-    harness::unstuck_env(&args, &[("KUBECONFIG", kc.as_str())])
+    runner(&args, &[("KUBECONFIG", kc.as_str())])
 }
 
 /// The report's Kubernetes source.
@@ -132,7 +146,7 @@ pub(crate) fn kube_source(v: &Value) -> Value {
     v["sources"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "kubernetes")).cloned().unwrap_or_default()
 }
 
-fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
+pub(crate) fn item<'a>(v: &'a Value, id: &str) -> (&'a str, &'a str) {
     let e = v["checklist"].as_array().and_then(|c| c.iter().find(|e| e["id"] == id)).expect("checklist item");
     (e["status"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default())
 }

@@ -29,6 +29,7 @@ mod deploy;
 mod doctor_real;
 mod ecs_real;
 mod faults;
+mod faults_infra;
 mod harness;
 mod health_real;
 mod k8s_real;

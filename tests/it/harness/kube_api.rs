@@ -41,6 +41,9 @@ pub enum Fault {
     /// Send the real answer's headers with its full `Content-Length`, then only half of the body, and
     /// close: the client sees a body cut short.
     Truncate,
+    /// Like `Truncate`, but the connection then stalls instead of closing: the body never finishes
+    /// (a timeout mid-body), until the client gives up or the server is dropped.
+    StallBody,
     /// Close the connection without answering.
     Reset,
 }
@@ -211,7 +214,8 @@ fn serve_connection(conn: &TcpStream, seen: &Mutex<Vec<Seen>>, rule: &Rule, clus
             s.len() - 1
         };
         let fault = rule(&req, nth);
-        let truncate = matches!(fault, Fault::Truncate);
+        let stall = matches!(fault, Fault::StallBody);
+        let truncate = stall || matches!(fault, Fault::Truncate);
         let resp = match fault {
             Fault::Reset => return Ok(()),
             Fault::Respond { status, headers, body } => {
@@ -228,9 +232,15 @@ fn serve_connection(conn: &TcpStream, seen: &Mutex<Vec<Seen>>, rule: &Rule, clus
                 thread::sleep(d);
                 cluster.handle(&req)
             }
-            Fault::Pass | Fault::Truncate => cluster.handle(&req),
+            Fault::Pass | Fault::Truncate | Fault::StallBody => cluster.handle(&req),
         };
         write_response(&mut out, &resp, close, truncate)?;
+        if stall {
+            // Returns when the client hangs up or the server is dropped (which shuts the socket down).
+            let mut sink = [0u8; 64];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            return Ok(());
+        }
         if close || truncate {
             return Ok(());
         }

@@ -170,6 +170,8 @@ pub struct Out {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// The process's peak resident set size in KiB, when measured (`unstuck_env_measured`).
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Out {
@@ -196,10 +198,40 @@ pub fn scratch_home() -> &'static Path {
     })
 }
 
+/// How a helper runs the binary: `unstuck_env` or `unstuck_env_measured`.
+pub type Runner = fn(&[&str], &[(&str, &str)]) -> Out;
+
 /// Runs the built binary with a clean environment plus `envs`.
 pub fn unstuck_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
+    run_unstuck(args, envs, false)
+}
+
+/// `unstuck_env`, also measuring the process's peak RSS (`Out::peak_rss_kib`).
+pub fn unstuck_env_measured(args: &[&str], envs: &[(&str, &str)]) -> Out {
+    run_unstuck(args, envs, true)
+}
+
+/// Starts unstuck from a small Python process and reaps it with `os.wait4`, whose `ru_maxrss` is that
+/// one child's. Measured from this process instead, the figure would include the test binary's own
+/// RSS (Linux counts the memory a child had before exec) and every other child the parallel tests run.
+const MEASURE: &str = "import os, sys\n\
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n\
+_, status, usage = os.wait4(pid, 0)\n\
+open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n\
+sys.exit(os.waitstatus_to_exitcode(status) % 256)\n";
+
+fn run_unstuck(args: &[&str], envs: &[(&str, &str)], measure: bool) -> Out {
     let started = Instant::now();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_unstuck"));
+    let bin = env!("CARGO_BIN_EXE_unstuck");
+    let rss_file = measure.then(|| std::env::temp_dir().join(unique("unstuck-rss")));
+    let mut cmd = match &rss_file {
+        Some(file) => {
+            let mut c = Command::new("python3");
+            c.args(["-c", MEASURE]).arg(file).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     cmd.args(args).env_clear().env("HOME", scratch_home()).env("NO_PROXY", "127.0.0.1,localhost");
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
@@ -208,11 +240,17 @@ pub fn unstuck_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run unstuck");
+    let peak_rss_kib = rss_file.map(|f| {
+        let text = std::fs::read_to_string(&f).expect("the measured run wrote its peak RSS");
+        let _ = std::fs::remove_file(&f);
+        text.trim().parse().expect("a number of KiB")
+    });
     Out {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: started.elapsed(),
+        peak_rss_kib,
     }
 }
 

@@ -1,5 +1,6 @@
 //! A small HTTP/1.1 proxy in front of a real Prefect server that records every request and injects
-//! faults: delays, error statuses with headers (429 + Retry-After), garbage bodies, dropped connections.
+//! faults: delays, error statuses with headers (429 + Retry-After), garbage or huge bodies, dropped
+//! connections, bodies cut short or stalled halfway.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,6 +21,12 @@ pub enum Fault {
     Respond { status: u16, headers: Vec<(&'static str, String)>, body: String },
     /// Close the connection without answering.
     Reset,
+    /// Forward, then send the real answer's headers (its full `Content-Length`) and half its body, and
+    /// close: a body cut short (truncated JSON).
+    Cut,
+    /// Forward, then send the real answer's headers and half its body, and stall: the body never
+    /// finishes (a timeout mid-body) until the client gives up.
+    StallBody,
 }
 
 /// A request as the proxy saw it.
@@ -131,6 +138,7 @@ fn handle(
     };
     let mut conn = conn;
     let mut overrides = vec![];
+    let mut half = None;
     match rule(&req, nth) {
         Fault::Reset => return Ok(()),
         Fault::Respond { status, headers, body } => {
@@ -145,6 +153,8 @@ fn handle(
         Fault::Delay(d) => thread::sleep(d),
         Fault::PassWithHeaders(h) => overrides = h,
         Fault::Pass => {}
+        Fault::Cut => half = Some(false),
+        Fault::StallBody => half = Some(true),
     }
     let mut up = http.request(method.parse().unwrap_or(reqwest::Method::GET), format!("{upstream}{rel}"));
     for (k, v) in &headers {
@@ -172,6 +182,17 @@ fn handle(
     }
     let bytes = resp.bytes().unwrap_or_default();
     write!(conn, "HTTP/1.1 {status} X\r\n{pass_headers}content-length: {}\r\nconnection: close\r\n\r\n", bytes.len())?;
-    conn.write_all(&bytes)?;
+    match half {
+        None => conn.write_all(&bytes)?,
+        Some(stall) => {
+            conn.write_all(&bytes[..bytes.len() / 2])?;
+            conn.flush()?;
+            if stall {
+                // Longer than any --timeout a test passes; the client must give up by itself.
+                thread::sleep(Duration::from_secs(60));
+            }
+            return Ok(());
+        }
+    }
     conn.flush()
 }

@@ -395,7 +395,35 @@ pub async fn collect_slots(
     progress: &crate::progress::Progress,
 ) -> Result<SlotsEvidence, CollectError> {
     progress.set("reading the target");
-    let (version, resolved) = tokio::join!(server_version(client, cloud), resolve(client, target));
+    // A pool named on the command line needs nothing read before its holders, queues and workers:
+    // those reads go with the target's own, one round trip less (a pool that does not exist discards
+    // them). Its runs waiting for a slot are read once the version's answer has set the server's clock.
+    let early_pool = match target {
+        Target::Pool(name) if !cloud => Some(name.as_str()),
+        _ => None,
+    };
+    let version_then_waiting = async {
+        let version = server_version(client, cloud).await;
+        let waiting = match (early_pool, &version) {
+            (Some(name), Ok(v)) => {
+                let now = server_info(client, v.clone(), cloud).now(Timestamp::now());
+                Some(waiting(client, json!({"work_pools": {"name": {"any_": [name]}}}), now).await)
+            }
+            _ => None,
+        };
+        (version, waiting)
+    };
+    let early = async {
+        let name = early_pool?;
+        let (status, queues, workers) = tokio::join!(
+            pool_status_runs(client, name),
+            pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
+            pager::all::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
+        );
+        Some((status, queues, workers))
+    };
+    let ((version, early_waiting), resolved, early) =
+        tokio::join!(version_then_waiting, resolve(client, target), early);
     let version = match version {
         Err(e) if e.is_fatal() => return Err(e.into()),
         v => v.ok().flatten(),
@@ -416,8 +444,13 @@ pub async fn collect_slots(
         ),
         SlotScope::Deployment { id, .. } => (json!({"deployments": {"id": {"any_": [id]}}}), QUEUE_HOLDING),
     };
+    let (early_status, early_queues, early_workers) = match early {
+        Some((status, queues, workers)) => (Some(status), Some(queues), Some(workers)),
+        None => (None, None, None),
+    };
     let holders = async {
         let status = match &scope {
+            SlotScope::WorkPool { .. } if early_status.is_some() => early_status,
             SlotScope::WorkPool { name } if v3 => Some(pool_status_runs(client, name).await),
             SlotScope::WorkQueue { name, pool } if v3 => {
                 let id = queues.value().and_then(|q| q.first()).and_then(|q| q.id.clone()).unwrap_or_default();
@@ -434,6 +467,9 @@ pub async fn collect_slots(
         }
     };
     let all_queues = async {
+        if let Some(q) = early_queues {
+            return part(q);
+        }
         match (&scope, &pool_name) {
             (SlotScope::WorkPool { .. }, Some(p)) => part(
                 pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", p, "queues", "filter"]), json!({})).await,
@@ -442,6 +478,9 @@ pub async fn collect_slots(
         }
     };
     let workers = async {
+        if let Some(w) = early_workers {
+            return part(w);
+        }
         match &pool_name {
             Some(p) => part(
                 pager::all::<Worker>(client, ApiPath::new(["work_pools", p, "workers", "filter"]), json!({})).await,
@@ -455,8 +494,13 @@ pub async fn collect_slots(
             None => Source::skipped("not a deployment"),
         }
     };
-    let (holders, queues, workers, waiting, flow) =
-        tokio::join!(holders, all_queues, workers, waiting(client, filter.clone(), now), flow);
+    let waiting = async {
+        match early_waiting {
+            Some(w) => w,
+            None => waiting(client, filter.clone(), now).await,
+        }
+    };
+    let (holders, queues, workers, waiting, flow) = tokio::join!(holders, all_queues, workers, waiting, flow);
 
     progress.set("reading holder details");
     let holders = match holders {

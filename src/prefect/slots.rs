@@ -415,12 +415,21 @@ pub async fn collect_slots(
     };
     let early = async {
         let name = early_pool?;
-        let (status, queues, workers) = tokio::join!(
+        // The first page of the holders in full too: a pool's summaries whose records it holds need no
+        // second read for their labels and infrastructure pids.
+        let full = json!({
+            "work_pools": {"name": {"any_": [name]}},
+            "flow_runs": {"state": {"type": {"any_": POOL_HOLDING}}},
+            "sort": "ID_DESC",
+            "limit": client.page_size(),
+        });
+        let (status, queues, workers, full) = tokio::join!(
             pool_status_runs(client, name),
             pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
             pager::all::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
+            client.post::<Vec<FlowRun>>("/flow_runs/filter", &full),
         );
-        Some((status, queues, workers))
+        Some((status, queues, workers, full.unwrap_or_default()))
     };
     let ((version, early_waiting), resolved, early) =
         tokio::join!(version_then_waiting, resolve(client, target), early);
@@ -444,9 +453,9 @@ pub async fn collect_slots(
         ),
         SlotScope::Deployment { id, .. } => (json!({"deployments": {"id": {"any_": [id]}}}), QUEUE_HOLDING),
     };
-    let (early_status, early_queues, early_workers) = match early {
-        Some((status, queues, workers)) => (Some(status), Some(queues), Some(workers)),
-        None => (None, None, None),
+    let (early_status, early_queues, early_workers, prefetched) = match early {
+        Some((status, queues, workers, full)) => (Some(status), Some(queues), Some(workers), full),
+        None => (None, None, None, Vec::new()),
     };
     let holders = async {
         let status = match &scope {
@@ -506,9 +515,18 @@ pub async fn collect_slots(
     let holders = match holders {
         Ok((via, runs)) => {
             let StatusRuns { summaries, full: mut all } = runs;
-            let full_ids: HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
+            let mut full_ids: HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
             let summarised = !summaries.is_empty();
             all.extend(summaries);
+            let mut prefetched: HashMap<String, FlowRun> = prefetched.into_iter().map(|r| (r.id.clone(), r)).collect();
+            for r in &mut all {
+                if !full_ids.contains(&r.id) {
+                    if let Some(full) = prefetched.remove(&r.id) {
+                        *r = full;
+                        full_ids.insert(r.id.clone());
+                    }
+                }
+            }
             // Each holder once, whichever reads listed it (a full run rather than its summary).
             let mut listed = HashSet::new();
             all.retain(|r| listed.insert(r.id.clone()));

@@ -196,6 +196,9 @@ fn import_error(s: &Server) {
     wait_for("the run to end", Duration::from_secs(90), || {
         matches!(api.run_state(&run).0.as_str(), "CRASHED" | "FAILED").then_some(())
     });
+    // The engine ships its log records in batches: the state can land before the line doctor
+    // quotes (the CI failure: the evidence lacked the traceback's line).
+    api.wait_log(&run, "not_a_real_module_xyz");
     drop(worker);
     let v = doctor(s, "import_error", &run.id, &[], 2);
     assert_eq!(v["verdict"]["primary"], "infra.import-error");

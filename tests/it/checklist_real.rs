@@ -227,6 +227,8 @@ fn submission_fails(s: &Server) {
     worker.wait_online(&api, &pool.name, Duration::from_secs(90));
     let run = api.run(&dep, 0);
     wait_for("the run to crash", Duration::from_secs(90), || (api.run_state(&run).0 == "CRASHED").then_some(()));
+    // The worker ships its log records in batches, after the state: the quoted line must have landed.
+    api.wait_log(&run, "Failed to submit flow run");
     drop(worker);
     let v = doctor(s, "submission_fails", &run.id, &[], 2);
     assert_eq!(v["verdict"]["primary"], "worker.submit-failed");

@@ -269,32 +269,48 @@ async fn add_details(
 }
 
 /// Runs due and not started in the scope: how many, and when the oldest was due. One request reads
-/// the first few; only when there are more does the count need a second request.
-async fn waiting(client: &Client, mut filter: Value, now: Timestamp) -> Result<Waiting, ApiError> {
+/// them when there are few; only when there are more do the count and the oldest need three more.
+async fn waiting(client: &Client, filter: Value, now: Timestamp) -> Result<Waiting, ApiError> {
     // Due is `next_scheduled_start_time`: `expected_start_time` is set once, so a run waiting out a
     // retry delay or rescheduled would count as waiting long before it is due.
     // A run refused a slot is rescheduled ahead at each refusal: it waits although it is not due.
-    let mut refused = filter.clone();
-    filter["flow_runs"] =
-        json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "next_scheduled_start_time": {"before_": now.to_string()}});
-    refused["flow_runs"] = json!({"state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [super::types::AWAITING_SLOT]}}, "next_scheduled_start_time": {"after_": now.to_string()}});
-    let some = |filter: Value, sort: &'static str| async move {
+    let now = now.to_string();
+    let with = |runs: Value| {
+        let mut f = filter.clone();
+        f["flow_runs"] = runs;
+        f
+    };
+    // Both in one filter: Prefect keeps `next_scheduled_start_time` on Scheduled runs only (it unsets
+    // it when a run leaves Scheduled), and a run refused a slot is Scheduled.
+    let either = with(json!({
+        "operator": "or_",
+        "next_scheduled_start_time": {"before_": now},
+        "state": {"name": {"any_": [super::types::AWAITING_SLOT]}},
+    }));
+    let few = |filter: &Value, sort: &str| {
         let mut page = filter.clone();
         page["sort"] = json!(sort);
         page["limit"] = json!(FEW);
-        let first: Vec<FlowRun> = client.post("/flow_runs/filter", &page).await?;
-        let count = if first.len() < FEW {
-            first.len() as u64
-        } else {
-            client.post::<u64>("/flow_runs/count", &filter).await?
-        };
-        Ok::<_, ApiError>((first, count))
+        async move { client.post::<Vec<FlowRun>>("/flow_runs/filter", &page).await }
     };
-    let (due, refused) =
-        tokio::join!(some(filter, "NEXT_SCHEDULED_START_TIME_ASC"), some(refused, "EXPECTED_START_TIME_ASC"));
-    let ((due, a), (refused, b)) = (due?, refused?);
-    let oldest_expected_start = due.iter().chain(&refused).filter_map(FlowRun::due_at).min();
-    Ok(Waiting { count: a + b, oldest_expected_start })
+    let first = few(&either, "NEXT_SCHEDULED_START_TIME_ASC").await?;
+    let oldest = |runs: &[&[FlowRun]]| runs.iter().flat_map(|r| r.iter()).filter_map(FlowRun::due_at).min();
+    if first.len() < FEW {
+        return Ok(Waiting { count: first.len() as u64, oldest_expected_start: oldest(&[&first]) });
+    }
+    // More than a few: the count, and the oldest of each kind in its own order (a refused run waits
+    // from its first due time, `expected_start_time`).
+    let due = with(json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "next_scheduled_start_time": {"before_": now}}));
+    let refused = with(json!({
+        "state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [super::types::AWAITING_SLOT]}},
+        "next_scheduled_start_time": {"after_": now},
+    }));
+    let (count, due, refused) = tokio::join!(
+        client.post::<u64>("/flow_runs/count", &either),
+        few(&due, "NEXT_SCHEDULED_START_TIME_ASC"),
+        few(&refused, "EXPECTED_START_TIME_ASC"),
+    );
+    Ok(Waiting { count: count?, oldest_expected_start: oldest(&[&first, &due?, &refused?]) })
 }
 
 fn not_found(what: String, client: &Client) -> impl FnOnce(ApiError) -> CollectError + '_ {
@@ -415,21 +431,20 @@ pub async fn collect_slots(
     };
     let early = async {
         let name = early_pool?;
-        // The first page of the holders in full too: a pool's summaries whose records it holds need no
-        // second read for their labels and infrastructure pids.
+        // Its holders in full, one page: a pool with fewer holders than a page needs nothing more (not
+        // even `concurrency_status`, the server's dearest answer); a fuller one has them summarised below.
         let full = json!({
             "work_pools": {"name": {"any_": [name]}},
             "flow_runs": {"state": {"type": {"any_": POOL_HOLDING}}},
             "sort": "ID_DESC",
             "limit": client.page_size(),
         });
-        let (status, queues, workers, full) = tokio::join!(
-            pool_status_runs(client, name),
+        let (queues, workers, full) = tokio::join!(
             pager::all::<WorkQueue>(client, ApiPath::new(["work_pools", name, "queues", "filter"]), json!({})),
             pager::all::<Worker>(client, ApiPath::new(["work_pools", name, "workers", "filter"]), json!({})),
             client.post::<Vec<FlowRun>>("/flow_runs/filter", &full),
         );
-        Some((status, queues, workers, full.unwrap_or_default()))
+        Some((queues, workers, full.ok()))
     };
     let ((version, early_waiting), resolved, early) =
         tokio::join!(version_then_waiting, resolve(client, target), early);
@@ -453,13 +468,20 @@ pub async fn collect_slots(
         ),
         SlotScope::Deployment { id, .. } => (json!({"deployments": {"id": {"any_": [id]}}}), QUEUE_HOLDING),
     };
-    let (early_status, early_queues, early_workers, prefetched) = match early {
-        Some((status, queues, workers, full)) => (Some(status), Some(queues), Some(workers), full),
-        None => (None, None, None, Vec::new()),
+    let (early_queues, early_workers, prefetched) = match early {
+        Some((queues, workers, full)) => (Some(queues), Some(workers), full),
+        None => (None, None, None),
+    };
+    // A page with room to spare holds every holder of the pool.
+    let (complete, prefetched) = match prefetched {
+        Some(page) if page.len() < client.page_size() => (Some(page), Vec::new()),
+        page => (None, page.unwrap_or_default()),
     };
     let holders = async {
+        if let Some(full) = complete {
+            return Ok(("flow-run filter", StatusRuns { summaries: vec![], full }));
+        }
         let status = match &scope {
-            SlotScope::WorkPool { .. } if early_status.is_some() => early_status,
             SlotScope::WorkPool { name } if v3 => Some(pool_status_runs(client, name).await),
             SlotScope::WorkQueue { name, pool } if v3 => {
                 let id = queues.value().and_then(|q| q.first()).and_then(|q| q.id.clone()).unwrap_or_default();

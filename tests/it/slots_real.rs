@@ -278,6 +278,31 @@ fn deployment_limit_p3() {
     assert_eq!(finding_ids(&v), ["slots.deployment-full"]);
 }
 
+/// Prefect 3: more runs waiting than the first read holds (20): the count is the server's, and the
+/// oldest is a run refused a slot, rescheduled ahead but first due an hour ago, behind 22 runs due
+/// ten minutes ago. Both kinds are one read while there are few (the test above: 1 waiting).
+#[test]
+fn many_waiting_runs_are_counted_and_the_oldest_found_p3() {
+    let s = harness::p3();
+    let api = s.api();
+    let pool = api.pool("manywait", "process");
+    let dep = api.deployment_with(&pool, "default", json!({"concurrency_limit": 1}));
+    let holder = api.run(&dep, -60);
+    assert_eq!(api.propose_state(&holder, json!({"type": "PENDING"}))["status"], "ACCEPT");
+    let refused = api.run(&dep, -3600);
+    assert_eq!(api.propose_state(&refused, json!({"type": "PENDING"}))["status"], "REJECT");
+    for _ in 0..22 {
+        api.run(&dep, -600);
+    }
+    for args in [["deployment", "slots", dep.id.as_str()], ["work-pool", "slots", pool.name.as_str()]] {
+        let out = s.unstuck(&[&args[..], &["-o", "json"]].concat());
+        let v = out.json();
+        assert_eq!(v["waiting"]["count"], 23, "{args:?}: {}", v["waiting"]);
+        let oldest = v["waiting"]["oldest_seconds_late"].as_u64().unwrap_or_default();
+        assert!((3600..3900).contains(&oldest), "{args:?}: the refused run is the oldest: {}", v["waiting"]);
+    }
+}
+
 /// Regression (issue 9): a server whose page limit is 10 (it answers 422 to a limit of 200), and runs
 /// that leave their slots while the holders are paged: every run that held a slot throughout is listed
 /// exactly once. The flow-run filter path is forced (concurrency_status answered 404, as on servers

@@ -269,7 +269,7 @@ async fn add_details(
 }
 
 /// Runs due and not started in the scope: how many, and when the oldest was due. One request reads
-/// them when there are few; only when there are more do the count and the oldest need three more.
+/// them when there are few; only when there are more do the count and the oldest refused run need two more.
 async fn waiting(client: &Client, filter: Value, now: Timestamp) -> Result<Waiting, ApiError> {
     // Due is `next_scheduled_start_time`: `expected_start_time` is set once, so a run waiting out a
     // retry delay or rescheduled would count as waiting long before it is due.
@@ -298,19 +298,16 @@ async fn waiting(client: &Client, filter: Value, now: Timestamp) -> Result<Waiti
     if first.len() < FEW {
         return Ok(Waiting { count: first.len() as u64, oldest_expected_start: oldest(&[&first]) });
     }
-    // More than a few: the count, and the oldest of each kind in its own order (a refused run waits
-    // from its first due time, `expected_start_time`).
-    let due = with(json!({"state": {"type": {"any_": ["SCHEDULED"]}}, "next_scheduled_start_time": {"before_": now}}));
+    // More than a few: the count, and the oldest refused run in its own order (it waits from its first
+    // due time, `expected_start_time`). The oldest due run is `first`'s: due runs sort before refused
+    // ones, whose next start is ahead.
     let refused = with(json!({
         "state": {"type": {"any_": ["SCHEDULED"]}, "name": {"any_": [super::types::AWAITING_SLOT]}},
         "next_scheduled_start_time": {"after_": now},
     }));
-    let (count, due, refused) = tokio::join!(
-        client.post::<u64>("/flow_runs/count", &either),
-        few(&due, "NEXT_SCHEDULED_START_TIME_ASC"),
-        few(&refused, "EXPECTED_START_TIME_ASC"),
-    );
-    Ok(Waiting { count: count?, oldest_expected_start: oldest(&[&first, &due?, &refused?]) })
+    let (count, refused) =
+        tokio::join!(client.post::<u64>("/flow_runs/count", &either), few(&refused, "EXPECTED_START_TIME_ASC"));
+    Ok(Waiting { count: count?, oldest_expected_start: oldest(&[&first, &refused?]) })
 }
 
 fn not_found(what: String, client: &Client) -> impl FnOnce(ApiError) -> CollectError + '_ {
